@@ -1,0 +1,1 @@
+//! Independent verifier (see crate description).
