@@ -1,1 +1,12 @@
-//! sim
+//! The Borderlane simulator: simulated vehicles that execute exactly the
+//! commands the orchestrator core emits and report back the way real
+//! vehicles do, in virtual time, with every random draw from one seeded
+//! generator.
+//!
+//! [`Harness`] is the smallest whole system: one core, its fleet, a queue of
+//! timed inputs (jobs, operator commands, faults), and a record of what every
+//! vehicle did, for the independent verifier.
+
+mod harness;
+
+pub use harness::{Harness, LogLine};

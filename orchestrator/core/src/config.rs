@@ -1,0 +1,59 @@
+//! The core's configuration: the fleet, the safety rules and the timings of
+//! the work at each stop.
+
+use borderlane_model::{Ms, SafetyRules};
+use serde::{Deserialize, Serialize};
+
+use crate::kinematics::VehicleProfile;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoreConfig {
+    pub rules: SafetyRules,
+    pub profile: VehicleProfile,
+    /// The vehicles this core controls, in the order their ids are given.
+    pub fleet: Vec<VehicleSpec>,
+    /// How often the core looks at its queue while work is waiting, ms.
+    pub tick_ms: Ms,
+    /// How far a vehicle may run behind its plan before it is replanned, ms.
+    pub late_tolerance_ms: Ms,
+    /// How long a crane takes to put a container on a vehicle, ms.
+    pub pick_ms: Ms,
+    /// How long a crane takes to take it off, ms.
+    pub drop_ms: Ms,
+    /// Below this charge an idle vehicle goes to a charger first, percent.
+    pub battery_low_pct: f64,
+    /// A charging vehicle is available again from this charge on, percent.
+    pub battery_ready_pct: f64,
+    /// How long a vehicle with no plan to its goal waits before it tries
+    /// again, ms.
+    pub retry_ms: Ms,
+    /// At most this many queued jobs are considered in one dispatch round.
+    pub dispatch_window: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleSpec {
+    pub serial: String,
+    /// The node the vehicle stands at when the core starts.
+    pub start: String,
+}
+
+impl Default for CoreConfig {
+    fn default() -> CoreConfig {
+        CoreConfig {
+            rules: SafetyRules::default(),
+            profile: VehicleProfile::default(),
+            fleet: Vec::new(),
+            tick_ms: 1_000,
+            late_tolerance_ms: 5_000,
+            pick_ms: 90_000,
+            drop_ms: 90_000,
+            battery_low_pct: 25.0,
+            battery_ready_pct: 90.0,
+            retry_ms: 15_000,
+            dispatch_window: 64,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! What goes into the core and what comes out of it.
+//!
+//! These are the core's own types: the live shell encodes them as VDA 5050
+//! messages, the simulator hands them to simulated vehicles, and replay
+//! compares them byte for byte. Every id on this boundary is a string from
+//! the map or the fleet, never an internal index.
+
+use borderlane_model::{Ms, Side};
+use serde::{Deserialize, Serialize};
+
+/// One input to the core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    /// A vehicle's state, as it reports it.
+    State(VehicleReport),
+    /// A container to move across the border.
+    Job(JobRequest),
+    /// An operator's command from the operation center.
+    Operator(OperatorCommand),
+}
+
+/// A vehicle's report of itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VehicleReport {
+    /// The vehicle's serial number.
+    pub vehicle: String,
+    /// The plan it is executing, if any.
+    pub plan_id: Option<u64>,
+    /// The index of the last step of that plan it reached.
+    pub last_step: Option<usize>,
+    /// The id of the last node it reached.
+    pub last_node: String,
+    /// Whether it is moving.
+    pub driving: bool,
+    /// State of charge, percent.
+    pub battery_pct: f64,
+    /// Whether it carries a container.
+    pub loaded: bool,
+    /// Whether a fault stops it until repaired.
+    pub broken: bool,
+    /// Whether the vehicle's link is lost (reported by the shell, not by
+    /// the vehicle).
+    #[serde(default)]
+    pub link_lost: bool,
+    /// Actions of the current plan the vehicle has finished.
+    pub finished_actions: Vec<u64>,
+}
+
+/// Customs channel of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Released without checks.
+    Green,
+    /// Documents checked while the vehicle drives on; no stop.
+    Yellow,
+    /// An X-ray scan in a scan lane.
+    RedScan,
+    /// A physical inspection in an inspection bay.
+    RedInspection,
+}
+
+/// A container to carry from a yard slot on one side to the other side.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobRequest {
+    pub id: String,
+    pub container: String,
+    /// The yard slot the container waits at.
+    pub pickup: String,
+    pub channel: Channel,
+    /// How long the customs step takes (scan or inspection), ms.
+    #[serde(default)]
+    pub customs_ms: Ms,
+    /// Higher goes first.
+    #[serde(default)]
+    pub priority: u8,
+    /// When the container should be delivered, if it has a deadline.
+    #[serde(default)]
+    pub deadline: Option<Ms>,
+}
+
+/// What an operator can tell the core.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum OperatorCommand {
+    /// Close a node to all traffic (debris on the bridge, say).
+    BlockPlace {
+        node: String,
+    },
+    UnblockPlace {
+        node: String,
+    },
+    /// Stop every vehicle where it is.
+    PauseLane,
+    ResumeLane,
+    CancelJob {
+        job: String,
+    },
+}
+
+/// One output of the core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "output", rename_all = "snake_case")]
+pub enum Output {
+    Command(Command),
+    Event(Event),
+}
+
+/// A command to one vehicle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Drive this timed route; replaces any earlier one.
+    Drive {
+        vehicle: String,
+        plan_id: u64,
+        steps: Vec<CommandStep>,
+    },
+    /// Stop as soon as the kinematics allow and stay.
+    Pause { vehicle: String },
+    /// Continue after a pause.
+    Resume { vehicle: String },
+}
+
+/// One node of a timed route, with the edge that leads to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandStep {
+    pub node: String,
+    pub edge: Option<String>,
+    /// When to enter the edge.
+    pub enter_ms: Ms,
+    /// When to reach the node.
+    pub arrive_ms: Ms,
+    /// When to leave it; `None` to stay.
+    pub depart_ms: Option<Ms>,
+    /// Whether to stop at the node.
+    pub stops: bool,
+    /// What to do there.
+    pub action: Option<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: u64,
+    pub kind: ActionKind,
+    pub duration_ms: Ms,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionKind {
+    Pick { container: String },
+    Drop { container: String },
+    Scan,
+    Inspect,
+    Charge,
+}
+
+/// Something that happened, for logs, metrics and the operation center.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    JobQueued {
+        job: String,
+    },
+    JobAssigned {
+        job: String,
+        vehicle: String,
+        drop: String,
+    },
+    ContainerPicked {
+        job: String,
+        vehicle: String,
+        container: String,
+        side: Side,
+    },
+    JobDelivered {
+        job: String,
+        vehicle: String,
+        container: String,
+        side: Side,
+    },
+    JobCancelled {
+        job: String,
+    },
+    PlanCommitted {
+        vehicle: String,
+        plan_id: u64,
+        steps: usize,
+        rest: String,
+        ends_ms: Ms,
+    },
+    Repaired {
+        cause: String,
+        vehicles: Vec<String>,
+    },
+    VehicleHeld {
+        vehicle: String,
+        node: String,
+    },
+    VehicleBroken {
+        vehicle: String,
+        node: String,
+    },
+    VehicleRepaired {
+        vehicle: String,
+    },
+    LanePaused,
+    LaneResumed,
+    PlaceBlocked {
+        node: String,
+    },
+    PlaceUnblocked {
+        node: String,
+    },
+    InputRejected {
+        reason: String,
+    },
+}

@@ -1,0 +1,288 @@
+//! The reservation table: who holds which node, arc and zone, and when.
+//!
+//! Every committed plan is entered here, step by step, with the occupancy
+//! rules of [`borderlane_model::plan`]: a node is held during
+//! `[arrive, depart + H)`, an arc during `[enter, arrive]`, and every zone a
+//! node belongs to for as long as the node. The planner asks the table for a
+//! node's free windows and an arc's forbidden entry times; repair asks it who
+//! would conflict with a vehicle that must stay where it is.
+//!
+//! Storage is a `Vec` per resource, kept sorted, and a `BTreeMap` per
+//! vehicle: nothing here iterates in hash order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, TimedPlan, VehicleId, ZoneIx};
+
+/// A half-open hold `[start, end)` of a node or zone by one vehicle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hold {
+    pub start: Ms,
+    pub end: Ms,
+    pub vehicle: VehicleId,
+}
+
+/// A traversal `[enter, exit]` of an arc by one vehicle; `exit == NEVER`
+/// for a vehicle held on the arc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pass {
+    pub enter: Ms,
+    pub exit: Ms,
+    pub vehicle: VehicleId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Resource {
+    Node(NodeIx),
+    Arc(ArcIx),
+    Zone(ZoneIx),
+}
+
+#[derive(Clone, Debug)]
+pub struct ReservationTable {
+    headway: Ms,
+    nodes: Vec<Vec<Hold>>,
+    arcs: Vec<Vec<Pass>>,
+    zones: Vec<Vec<Hold>>,
+    by_vehicle: BTreeMap<VehicleId, BTreeSet<Resource>>,
+}
+
+fn insert_sorted<T: Ord + Copy>(v: &mut Vec<T>, x: T) {
+    let at = v.partition_point(|y| *y <= x);
+    v.insert(at, x);
+}
+
+impl ReservationTable {
+    pub fn new(map: &LaneMap, headway: Ms) -> ReservationTable {
+        ReservationTable {
+            headway,
+            nodes: vec![Vec::new(); map.nodes.len()],
+            arcs: vec![Vec::new(); map.arcs.len()],
+            zones: vec![Vec::new(); map.zones.len()],
+            by_vehicle: BTreeMap::new(),
+        }
+    }
+
+    pub fn headway(&self) -> Ms {
+        self.headway
+    }
+
+    /// The number of reservations held, over all resources.
+    pub fn len(&self) -> usize {
+        self.nodes.iter().map(Vec::len).sum::<usize>()
+            + self.arcs.iter().map(Vec::len).sum::<usize>()
+            + self.zones.iter().map(Vec::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Enters every step of a plan.
+    pub fn reserve(&mut self, map: &LaneMap, plan: &TimedPlan) {
+        let Some(v) = plan.vehicle else { return };
+        for s in &plan.steps {
+            if let Some(a) = s.arc {
+                insert_sorted(
+                    &mut self.arcs[a.ix()],
+                    Pass {
+                        enter: s.enter,
+                        exit: s.arrive,
+                        vehicle: v,
+                    },
+                );
+                self.mark(v, Resource::Arc(a));
+            }
+            if s.arrive == NEVER {
+                continue;
+            }
+            let hold = Hold {
+                start: s.arrive,
+                end: s.depart.saturating_add(self.headway),
+                vehicle: v,
+            };
+            insert_sorted(&mut self.nodes[s.node.ix()], hold);
+            self.mark(v, Resource::Node(s.node));
+            for &z in &map.node(s.node).zones {
+                insert_sorted(&mut self.zones[z.ix()], hold);
+                self.mark(v, Resource::Zone(z));
+            }
+        }
+    }
+
+    fn mark(&mut self, v: VehicleId, r: Resource) {
+        self.by_vehicle.entry(v).or_default().insert(r);
+    }
+
+    /// Removes every reservation of a vehicle.
+    pub fn release(&mut self, v: VehicleId) {
+        let Some(resources) = self.by_vehicle.remove(&v) else {
+            return;
+        };
+        for r in resources {
+            match r {
+                Resource::Node(n) => self.nodes[n.ix()].retain(|h| h.vehicle != v),
+                Resource::Arc(a) => self.arcs[a.ix()].retain(|p| p.vehicle != v),
+                Resource::Zone(z) => self.zones[z.ix()].retain(|h| h.vehicle != v),
+            }
+        }
+    }
+
+    /// Drops reservations that ended before `t`; they can no longer constrain
+    /// any plan that starts at `t` or later.
+    pub fn prune(&mut self, t: Ms) {
+        let h = self.headway;
+        for list in self.nodes.iter_mut().chain(self.zones.iter_mut()) {
+            list.retain(|x| x.end > t);
+        }
+        for list in &mut self.arcs {
+            list.retain(|p| p.exit.saturating_add(h) > t);
+        }
+        let mut by_vehicle: BTreeMap<VehicleId, BTreeSet<Resource>> = BTreeMap::new();
+        for (i, list) in self.nodes.iter().enumerate() {
+            for x in list {
+                by_vehicle
+                    .entry(x.vehicle)
+                    .or_default()
+                    .insert(Resource::Node(NodeIx(i as u32)));
+            }
+        }
+        for (i, list) in self.arcs.iter().enumerate() {
+            for x in list {
+                by_vehicle
+                    .entry(x.vehicle)
+                    .or_default()
+                    .insert(Resource::Arc(ArcIx(i as u32)));
+            }
+        }
+        for (i, list) in self.zones.iter().enumerate() {
+            for x in list {
+                by_vehicle
+                    .entry(x.vehicle)
+                    .or_default()
+                    .insert(Resource::Zone(ZoneIx(i as u32)));
+            }
+        }
+        self.by_vehicle = by_vehicle;
+    }
+
+    pub fn node_holds(&self, n: NodeIx) -> &[Hold] {
+        &self.nodes[n.ix()]
+    }
+
+    pub fn arc_passes(&self, a: ArcIx) -> &[Pass] {
+        &self.arcs[a.ix()]
+    }
+
+    /// Appends to `out` the intervals during which zone `z` is full, as
+    /// half-open `[start, end)`, in time order.
+    pub fn zone_full(&self, map: &LaneMap, z: ZoneIx, out: &mut Vec<(Ms, Ms)>) {
+        let cap = map.zone(z).capacity as usize;
+        let holds = &self.zones[z.ix()];
+        if holds.len() < cap {
+            return;
+        }
+        // Events: +1 at start, -1 at end; ends sort before starts at the same
+        // instant because the intervals are half-open.
+        let mut events: Vec<(Ms, i8, VehicleId)> = Vec::with_capacity(holds.len() * 2);
+        for h in holds {
+            events.push((h.start, 1, h.vehicle));
+            if h.end != NEVER {
+                events.push((h.end, -1, h.vehicle));
+            }
+        }
+        events.sort_unstable();
+        let mut per_vehicle: BTreeMap<VehicleId, u32> = BTreeMap::new();
+        let mut distinct = 0usize;
+        let mut full_since: Option<Ms> = None;
+        let mut i = 0;
+        while i < events.len() {
+            let t = events[i].0;
+            while i < events.len() && events[i].0 == t {
+                let (_, d, v) = events[i];
+                let c = per_vehicle.entry(v).or_insert(0);
+                if d > 0 {
+                    if *c == 0 {
+                        distinct += 1;
+                    }
+                    *c += 1;
+                } else {
+                    *c -= 1;
+                    if *c == 0 {
+                        distinct -= 1;
+                    }
+                }
+                i += 1;
+            }
+            match (full_since, distinct >= cap) {
+                (None, true) => full_since = Some(t),
+                (Some(s), false) => {
+                    out.push((s, t));
+                    full_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = full_since {
+            out.push((s, NEVER));
+        }
+    }
+
+    /// The vehicles whose reservations would conflict with `plan` if it were
+    /// entered as it is. Used by repair to find who must move out of the way
+    /// of a vehicle that cannot move.
+    pub fn conflicts(&self, map: &LaneMap, plan: &TimedPlan) -> BTreeSet<VehicleId> {
+        let h = self.headway;
+        let mut found = BTreeSet::new();
+        let me = plan.vehicle;
+        for s in &plan.steps {
+            if let Some(a) = s.arc {
+                let (e, x) = (s.enter, s.arrive);
+                for p in &self.arcs[a.ix()] {
+                    if Some(p.vehicle) == me {
+                        continue;
+                    }
+                    let ok = if p.enter <= e {
+                        e >= p.enter.saturating_add(h) && x >= p.exit.saturating_add(h)
+                    } else {
+                        p.enter >= e.saturating_add(h) && p.exit >= x.saturating_add(h)
+                    };
+                    if !ok {
+                        found.insert(p.vehicle);
+                    }
+                }
+                if let Some(o) = map.arc(a).opposite {
+                    for p in &self.arcs[o.ix()] {
+                        if Some(p.vehicle) == me {
+                            continue;
+                        }
+                        if !(e >= p.exit.saturating_add(h) || p.enter >= x.saturating_add(h)) {
+                            found.insert(p.vehicle);
+                        }
+                    }
+                }
+            }
+            if s.arrive == NEVER {
+                continue;
+            }
+            let (start, end) = (s.arrive, s.depart.saturating_add(h));
+            for x in &self.nodes[s.node.ix()] {
+                if Some(x.vehicle) != me && x.start < end && start < x.end {
+                    found.insert(x.vehicle);
+                }
+            }
+            for &z in &map.node(s.node).zones {
+                let cap = map.zone(z).capacity as usize;
+                let overlapping: BTreeSet<VehicleId> = self.zones[z.ix()]
+                    .iter()
+                    .filter(|x| Some(x.vehicle) != me && x.start < end && start < x.end)
+                    .map(|x| x.vehicle)
+                    .collect();
+                if overlapping.len() >= cap {
+                    found.extend(overlapping);
+                }
+            }
+        }
+        found
+    }
+}

@@ -1,0 +1,1098 @@
+//! The systems that step the core, in the order the schedule runs them:
+//! take inputs, advance jobs, repair plans, dispatch, retry waiting
+//! vehicles, prune the table.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bevy_ecs::prelude::*;
+use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, VehicleId};
+use pathfinding::prelude::{Matrix, kuhn_munkres_min};
+
+use crate::io::{
+    Action, ActionKind, Channel, Command, CommandStep, Event, Input, JobRequest, OperatorCommand,
+    Output, VehicleReport,
+};
+use crate::kinematics::Load;
+use crate::planner::{Goal, Request, Start};
+use crate::world::*;
+
+type VehicleItem<'a> = (&'a Vehicle, &'a mut Status, &'a mut Motion, &'a mut Task);
+
+/// Takes every queued input in arrival order.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_inputs(
+    now: Res<Now>,
+    map: Res<MapRes>,
+    settings: Res<Settings>,
+    mut inbox: ResMut<Inbox>,
+    mut out: ResMut<Outbox>,
+    mut registry: ResMut<Registry>,
+    mut pending: ResMut<Pending>,
+    mut lane: ResMut<Lane>,
+    mut stats: ResMut<Stats>,
+    mut planning: ResMut<Planning>,
+    mut vehicles: Query<VehicleItem>,
+    mut jobs: Query<&mut Job>,
+    mut commands: Commands,
+) {
+    let now = now.0;
+    let map = &*map.0;
+    while let Some(input) = inbox.0.pop_front() {
+        let result = match input {
+            Input::State(report) => on_report(
+                now,
+                map,
+                &registry,
+                &mut pending,
+                &mut vehicles,
+                report,
+                settings.0.late_tolerance_ms,
+            ),
+            Input::Job(req) => on_job(now, map, &mut registry, &mut out, &mut commands, req),
+            Input::Operator(cmd) => on_operator(
+                now,
+                map,
+                &registry,
+                &mut lane,
+                &mut pending,
+                &mut planning,
+                &mut out,
+                &mut vehicles,
+                &mut jobs,
+                &mut commands,
+                cmd,
+            ),
+        };
+        if let Err(reason) = result {
+            stats.rejected_inputs += 1;
+            out.0
+                .push_back(Output::Event(Event::InputRejected { reason }));
+        }
+    }
+}
+
+fn on_report(
+    now: Ms,
+    map: &LaneMap,
+    registry: &Registry,
+    pending: &mut Pending,
+    vehicles: &mut Query<VehicleItem>,
+    r: VehicleReport,
+    tolerance: Ms,
+) -> Result<(), String> {
+    let Some(&entity) = registry.vehicles.get(&r.vehicle) else {
+        return Err(format!("state from unknown vehicle {:?}", r.vehicle));
+    };
+    let Some(node) = map.node_by_id(&r.last_node) else {
+        return Err(format!(
+            "vehicle {}: unknown last node {:?}",
+            r.vehicle, r.last_node
+        ));
+    };
+    if !r.battery_pct.is_finite() || !(0.0..=100.0).contains(&r.battery_pct) {
+        return Err(format!(
+            "vehicle {}: battery {} out of range",
+            r.vehicle, r.battery_pct
+        ));
+    }
+    let Ok((vehicle, mut status, motion, _)) = vehicles.get_mut(entity) else {
+        return Err(format!("vehicle {:?} is not in the world", r.vehicle));
+    };
+    let was_broken = status.broken;
+    let was_lost = status.link_lost;
+    status.node = node;
+    status.battery_pct = r.battery_pct;
+    status.loaded = r.loaded;
+    status.broken = r.broken;
+    status.link_lost = r.link_lost;
+    status.driving = r.driving;
+    status.last_report = now;
+    let current = motion.active.as_ref().map(|a| a.id);
+    if r.plan_id.is_some() && r.plan_id == current {
+        status.finished.extend(r.finished_actions.iter().copied());
+    }
+    let id = vehicle.id;
+    if r.broken && !was_broken {
+        pending
+            .repair
+            .insert(id, format!("{} broke down", r.vehicle));
+    } else if !r.broken && was_broken {
+        pending
+            .repair
+            .insert(id, format!("{} was repaired", r.vehicle));
+    } else if r.link_lost != was_lost {
+        let why = if r.link_lost {
+            "lost its link"
+        } else {
+            "is back"
+        };
+        pending.repair.insert(id, format!("{} {why}", r.vehicle));
+    } else if let (Some(active), Some(step)) = (motion.active.as_ref(), r.last_step)
+        && r.plan_id == Some(active.id)
+        && let Some(s) = active.plan.steps.get(step)
+    {
+        // Late means still at a node after the plan had it leave, or
+        // reaching it after the plan had it there, beyond the tolerance.
+        let due = if s.depart == NEVER {
+            s.arrive
+        } else {
+            s.depart
+        };
+        let late = now.saturating_sub(due.max(s.arrive));
+        if s.node != node {
+            pending
+                .repair
+                .insert(id, format!("{} is off its plan", r.vehicle));
+        } else if late > tolerance {
+            pending
+                .repair
+                .insert(id, format!("{} runs {} ms late", r.vehicle, late));
+        }
+    }
+    Ok(())
+}
+
+fn on_job(
+    now: Ms,
+    map: &LaneMap,
+    registry: &mut Registry,
+    out: &mut Outbox,
+    commands: &mut Commands,
+    req: JobRequest,
+) -> Result<(), String> {
+    let Some(pickup) = map.node_by_id(&req.pickup) else {
+        return Err(format!(
+            "job {}: unknown pickup node {:?}",
+            req.id, req.pickup
+        ));
+    };
+    if map.node(pickup).kind != NodeKind::YardSlot {
+        return Err(format!(
+            "job {}: pickup {:?} is not a yard slot",
+            req.id, req.pickup
+        ));
+    }
+    if registry.job_ids.contains_key(&req.id) {
+        return Err(format!("job {}: duplicate job id", req.id));
+    }
+    if req.customs_ms > 24 * 3_600_000 {
+        return Err(format!(
+            "job {}: customs_ms {} is more than a day",
+            req.id, req.customs_ms
+        ));
+    }
+    let key = registry.next_job;
+    registry.next_job += 1;
+    registry.job_ids.insert(req.id.clone(), key);
+    let job = Job {
+        key,
+        id: req.id.clone(),
+        container: req.container,
+        pickup,
+        from: map.side_of(pickup),
+        channel: req.channel,
+        customs_ms: req.customs_ms,
+        priority: req.priority,
+        deadline: req.deadline,
+        created: now,
+        vehicle: None,
+        drop: None,
+        stops: Vec::new(),
+        done: 0,
+        not_before: 0,
+    };
+    let e = commands.spawn(job).id();
+    registry.jobs.insert(key, e);
+    out.0
+        .push_back(Output::Event(Event::JobQueued { job: req.id }));
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_operator(
+    now: Ms,
+    map: &LaneMap,
+    registry: &Registry,
+    lane: &mut Lane,
+    pending: &mut Pending,
+    planning: &mut Planning,
+    out: &mut Outbox,
+    vehicles: &mut Query<VehicleItem>,
+    jobs: &mut Query<&mut Job>,
+    commands: &mut Commands,
+    cmd: OperatorCommand,
+) -> Result<(), String> {
+    match cmd {
+        OperatorCommand::BlockPlace { node } => {
+            let n = map
+                .node_by_id(&node)
+                .ok_or_else(|| format!("block: unknown node {node:?}"))?;
+            if lane.blocked.contains_key(&n) {
+                return Ok(());
+            }
+            let pin = pin_plan(
+                block_id(n),
+                Start::AtNode {
+                    node: n,
+                    time: now,
+                    stopped: true,
+                },
+                map,
+            );
+            for v in planning.table.conflicts(map, &pin) {
+                if v.0 < u32::MAX / 2 {
+                    pending.repair.insert(v, format!("{node} blocked"));
+                }
+            }
+            // The conflicting vehicles are released before the block goes
+            // in, so the table never holds a conflict.
+            for v in pending.repair.keys() {
+                planning.table.release(*v);
+            }
+            planning.table.reserve(map, &pin);
+            lane.blocked.insert(n, block_id(n));
+            out.0.push_back(Output::Event(Event::PlaceBlocked { node }));
+        }
+        OperatorCommand::UnblockPlace { node } => {
+            let n = map
+                .node_by_id(&node)
+                .ok_or_else(|| format!("unblock: unknown node {node:?}"))?;
+            if let Some(id) = lane.blocked.remove(&n) {
+                planning.table.release(id);
+                pending.freed = true;
+                out.0
+                    .push_back(Output::Event(Event::PlaceUnblocked { node }));
+            }
+        }
+        OperatorCommand::PauseLane => {
+            if !lane.paused {
+                lane.paused = true;
+                let mut all: Vec<_> = vehicles.iter_mut().collect();
+                all.sort_by_key(|(v, ..)| v.id);
+                for (v, status, mut motion, _) in all {
+                    let start = start_of(&motion, &status, now);
+                    let pin = pin_plan(v.id, start, map);
+                    planning.table.release(v.id);
+                    planning.table.reserve(map, &pin);
+                    motion.pinned = Some(pin);
+                    out.0.push_back(Output::Command(Command::Pause {
+                        vehicle: v.serial.clone(),
+                    }));
+                }
+                out.0.push_back(Output::Event(Event::LanePaused));
+            }
+        }
+        OperatorCommand::ResumeLane => {
+            if lane.paused {
+                lane.paused = false;
+                let mut all: Vec<_> = vehicles.iter_mut().collect();
+                all.sort_by_key(|(v, ..)| v.id);
+                for (v, ..) in all {
+                    pending.repair.insert(v.id, "lane resumed".into());
+                    out.0.push_back(Output::Command(Command::Resume {
+                        vehicle: v.serial.clone(),
+                    }));
+                }
+                out.0.push_back(Output::Event(Event::LaneResumed));
+            }
+        }
+        OperatorCommand::CancelJob { job } => {
+            let key = *registry
+                .job_ids
+                .get(&job)
+                .ok_or_else(|| format!("cancel: unknown job {job:?}"))?;
+            let entity = *registry
+                .jobs
+                .get(&key)
+                .ok_or_else(|| format!("cancel: job {job:?} is finished"))?;
+            let j = jobs
+                .get_mut(entity)
+                .map_err(|_| format!("cancel: job {job:?} is finished"))?;
+            if j.done > 0 {
+                return Err(format!(
+                    "cancel: job {job:?} already has its container on a vehicle"
+                ));
+            }
+            if let Some(v) = j.vehicle
+                && let Some(&ve) = registry.by_id.get(&v)
+                && let Ok((_, _, _, mut task)) = vehicles.get_mut(ve)
+            {
+                task.job = None;
+                pending.repair.insert(v, format!("job {job} cancelled"));
+            }
+            commands.entity(entity).despawn();
+            out.0.push_back(Output::Event(Event::JobCancelled { job }));
+        }
+    }
+    Ok(())
+}
+
+/// Applies finished actions to jobs: picks, customs stops, drops.
+pub fn advance_jobs(
+    map: Res<MapRes>,
+    mut registry: ResMut<Registry>,
+    mut out: ResMut<Outbox>,
+    mut stats: ResMut<Stats>,
+    mut vehicles: Query<VehicleItem>,
+    mut jobs: Query<&mut Job>,
+    mut commands: Commands,
+) {
+    let map = &*map.0;
+    let mut all: Vec<_> = vehicles.iter_mut().collect();
+    all.sort_by_key(|(v, ..)| v.id);
+    for (v, status, motion, mut task) in all {
+        let Some(active) = motion.active.as_ref() else {
+            continue;
+        };
+        if task.charging && status.battery_pct >= 100.0 {
+            task.charging = false;
+        }
+        let Some(key) = task.job else { continue };
+        let Some(&je) = registry.jobs.get(&key) else {
+            continue;
+        };
+        let Ok(mut job) = jobs.get_mut(je) else {
+            continue;
+        };
+        for (step, action, stop) in &active.actions {
+            let Some(stop) = *stop else { continue };
+            if stop != job.done || !status.finished.contains(&action.id) {
+                continue;
+            }
+            job.done += 1;
+            let node = active.plan.steps[*step].node;
+            match &action.kind {
+                ActionKind::Pick { container } => {
+                    out.0.push_back(Output::Event(Event::ContainerPicked {
+                        job: job.id.clone(),
+                        vehicle: v.serial.clone(),
+                        container: container.clone(),
+                        side: map.side_of(node),
+                    }))
+                }
+                ActionKind::Drop { container } => {
+                    out.0.push_back(Output::Event(Event::JobDelivered {
+                        job: job.id.clone(),
+                        vehicle: v.serial.clone(),
+                        container: container.clone(),
+                        side: map.side_of(node),
+                    }));
+                    stats.delivered += 1;
+                    task.job = None;
+                    registry.jobs.remove(&key);
+                    commands.entity(je).despawn();
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Repairs the plans of flagged vehicles, and of every vehicle whose plan
+/// would conflict with where those vehicles must stay.
+#[allow(clippy::too_many_arguments)]
+pub fn repair_plans(
+    now: Res<Now>,
+    map: Res<MapRes>,
+    settings: Res<Settings>,
+    lane: Res<Lane>,
+    mut pending: ResMut<Pending>,
+    mut planning: ResMut<Planning>,
+    mut registry: ResMut<Registry>,
+    mut out: ResMut<Outbox>,
+    mut stats: ResMut<Stats>,
+    mut vehicles: Query<VehicleItem>,
+    jobs: Query<&Job>,
+) {
+    if pending.repair.is_empty() {
+        return;
+    }
+    let now = now.0;
+    let map = &*map.0;
+    let seeds = std::mem::take(&mut pending.repair);
+    let cause = seeds.values().next().cloned().unwrap_or_default();
+    stats.repairs += 1;
+    let mut ctx = PlanCtx {
+        now,
+        map,
+        settings: &settings.0,
+        planning: &mut planning,
+        registry: &mut registry,
+        out: &mut out,
+        stats: &mut stats,
+    };
+    let repaired = repair(
+        &mut ctx,
+        &lane,
+        seeds.keys().copied().collect(),
+        &mut vehicles,
+        &jobs,
+    );
+    if !repaired.is_empty() {
+        let names = repaired
+            .iter()
+            .filter_map(|v| vehicle_serial(&ctx, &vehicles, *v))
+            .collect();
+        ctx.out.0.push_back(Output::Event(Event::Repaired {
+            cause,
+            vehicles: names,
+        }));
+    }
+}
+
+fn vehicle_serial(ctx: &PlanCtx, vehicles: &Query<VehicleItem>, v: VehicleId) -> Option<String> {
+    let e = ctx.registry.by_id.get(&v)?;
+    vehicles.get(*e).ok().map(|(veh, ..)| veh.serial.clone())
+}
+
+/// Everything planning a vehicle needs.
+pub struct PlanCtx<'a> {
+    pub now: Ms,
+    pub map: &'a LaneMap,
+    pub settings: &'a crate::config::CoreConfig,
+    pub planning: &'a mut Planning,
+    pub registry: &'a mut Registry,
+    pub out: &'a mut Outbox,
+    pub stats: &'a mut Stats,
+}
+
+/// Pins each seed where it is, pins every vehicle whose plan conflicts with
+/// a pin (and so on), then plans them again, leaders first, in passes until
+/// no more can be planned. Those left stay pinned and retry later.
+pub fn repair(
+    ctx: &mut PlanCtx,
+    lane: &Lane,
+    seeds: BTreeSet<VehicleId>,
+    vehicles: &mut Query<VehicleItem>,
+    jobs: &Query<&Job>,
+) -> BTreeSet<VehicleId> {
+    let mut set: BTreeSet<VehicleId> = BTreeSet::new();
+    let mut frontier: Vec<VehicleId> = seeds.into_iter().collect();
+    let mut starts: BTreeMap<VehicleId, Start> = BTreeMap::new();
+    let mut was_moving: BTreeSet<VehicleId> = BTreeSet::new();
+    while let Some(v) = frontier.pop() {
+        if !set.insert(v) {
+            continue;
+        }
+        let Some(&e) = ctx.registry.by_id.get(&v) else {
+            continue;
+        };
+        let Ok((_, status, mut motion, _)) = vehicles.get_mut(e) else {
+            continue;
+        };
+        let start = settle(ctx, start_of(&motion, &status, ctx.now));
+        starts.insert(v, start);
+        ctx.planning.table.release(v);
+        let pin = pin_plan(v, start, ctx.map);
+        for other in ctx.planning.table.conflicts(ctx.map, &pin) {
+            if ctx.registry.by_id.contains_key(&other) && !set.contains(&other) {
+                frontier.push(other);
+            }
+        }
+        // Release the conflicting vehicles before the pin goes in, so the
+        // table never holds a conflict; they are pinned in their turn.
+        for other in ctx.planning.table.conflicts(ctx.map, &pin) {
+            if ctx.registry.by_id.contains_key(&other) {
+                ctx.planning.table.release(other);
+            }
+        }
+        ctx.planning.table.reserve(ctx.map, &pin);
+        motion.pinned = Some(pin);
+        if motion.active.take().is_some() {
+            was_moving.insert(v);
+        }
+    }
+    // Leaders first: the vehicle with the least static time left to rest
+    // goes first, ties by id.
+    let mut order: Vec<(Ms, VehicleId)> = set
+        .iter()
+        .map(|v| {
+            let left = starts.get(v).map(|s| time_left(ctx, *s)).unwrap_or(NEVER);
+            (left, *v)
+        })
+        .collect();
+    order.sort();
+    let mut waiting: Vec<VehicleId> = order.into_iter().map(|(_, v)| v).collect();
+    let mut planned = BTreeSet::new();
+    loop {
+        let mut progress = false;
+        let mut still = Vec::new();
+        for v in waiting {
+            let Some(&e) = ctx.registry.by_id.get(&v) else {
+                continue;
+            };
+            let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
+                continue;
+            };
+            if plan_vehicle(ctx, lane, veh, &status, &mut motion, &mut task, jobs) {
+                planned.insert(v);
+                progress = true;
+            } else {
+                still.push(v);
+            }
+        }
+        waiting = still;
+        if !progress || waiting.is_empty() {
+            break;
+        }
+    }
+    for v in waiting {
+        let Some(&e) = ctx.registry.by_id.get(&v) else {
+            continue;
+        };
+        if let Ok((veh, _, mut motion, _)) = vehicles.get_mut(e) {
+            motion.retry_at = Some(ctx.now + ctx.settings.retry_ms);
+            if let Some(pin) = &motion.pinned
+                && was_moving.contains(&v)
+            {
+                let node = pin.steps[0].node;
+                // The vehicle is told to stop where it is pinned, so what it
+                // does matches the reservation table.
+                let id = ctx.registry.next_plan;
+                ctx.registry.next_plan += 1;
+                let steps = command_steps(ctx.map, pin, &[]);
+                ctx.out.0.push_back(Output::Command(Command::Drive {
+                    vehicle: veh.serial.clone(),
+                    plan_id: id,
+                    steps,
+                }));
+                ctx.out.0.push_back(Output::Event(Event::VehicleHeld {
+                    vehicle: veh.serial.clone(),
+                    node: ctx.map.node(node).id.clone(),
+                }));
+            }
+        }
+    }
+    planned
+}
+
+/// A start on an arc whose end time is unknown (a vehicle pinned there)
+/// gets the time to drive the arc from a stop.
+fn settle(ctx: &PlanCtx, start: Start) -> Start {
+    match start {
+        Start::OnArc {
+            arc,
+            enter,
+            earliest,
+        } if earliest == NEVER => {
+            let d = ctx
+                .planning
+                .planner
+                .times()
+                .get(Load::Loaded, arc, true, true);
+            Start::OnArc {
+                arc,
+                enter,
+                earliest: ctx.now + d,
+            }
+        }
+        s => s,
+    }
+}
+
+fn time_left(ctx: &PlanCtx, start: Start) -> Ms {
+    let node = match start {
+        Start::AtNode { node, .. } => node,
+        Start::OnArc { arc, .. } => ctx.map.arc(arc).to,
+    };
+    // Nearness to the far end of the lane stands in for "ahead".
+    ctx.map
+        .node_ixs()
+        .filter(|n| ctx.map.node(*n).kind == NodeKind::Parking)
+        .map(|p| ctx.planning.planner.static_time(node, p))
+        .min()
+        .unwrap_or(NEVER)
+}
+
+/// Plans one vehicle from where it is: its job's remaining stops, or a
+/// charger, or rest. Commits the plan and returns true, or leaves the
+/// vehicle pinned and returns false.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_vehicle(
+    ctx: &mut PlanCtx,
+    lane: &Lane,
+    veh: &Vehicle,
+    status: &Status,
+    motion: &mut Motion,
+    task: &mut Task,
+    jobs: &Query<&Job>,
+) -> bool {
+    if lane.paused || status.broken || status.link_lost {
+        return false;
+    }
+    let start = settle(ctx, start_of(motion, status, ctx.now));
+    let here = match start {
+        Start::AtNode { node, .. } => node,
+        Start::OnArc { arc, .. } => ctx.map.arc(arc).to,
+    };
+    let side = ctx.map.side_of(here);
+    let job = task
+        .job
+        .and_then(|k| ctx.registry.jobs.get(&k))
+        .and_then(|e| jobs.get(*e).ok());
+    let mut goals = Vec::new();
+    let mut kinds = Vec::new();
+    let mut loads = Vec::new();
+    let rest_side;
+    let mut charge = false;
+    if let Some(job) = job {
+        for (i, stop) in job.stops.iter().enumerate().skip(job.done) {
+            goals.push(Goal {
+                nodes: stop.nodes.clone(),
+                dwell: stop.dwell,
+            });
+            kinds.push((stop.kind.clone(), Some(i)));
+            loads.push(if i == 0 { Load::Empty } else { Load::Loaded });
+        }
+        loads.push(if job.done > 0 || !job.stops.is_empty() {
+            Load::Empty
+        } else {
+            Load::Empty
+        });
+        rest_side = job.from.other();
+    } else {
+        loads.push(if status.loaded {
+            Load::Loaded
+        } else {
+            Load::Empty
+        });
+        charge = task.charging || status.battery_pct < ctx.settings.battery_low_pct;
+        rest_side = side;
+    }
+    let rest = if charge {
+        task.charging = true;
+        places(ctx.map, rest_side, &[NodeKind::Charger])
+    } else {
+        let mut r = places(ctx.map, rest_side, &[NodeKind::Parking]);
+        // Where the vehicle stands is a fine place to rest if it is a place.
+        if ctx.map.node(here).kind.is_place() && job.is_none() {
+            r.insert(0, here);
+        }
+        if let Some(job) = job
+            && let Some(d) = job.drop
+        {
+            r.push(d);
+        }
+        r
+    };
+    let req = Request {
+        vehicle: veh.id,
+        start,
+        goals,
+        rest,
+        loads,
+    };
+    ctx.planning.table.release(veh.id);
+    let result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    match result {
+        Ok(planned) => {
+            ctx.stats.plans += 1;
+            let id = ctx.registry.next_plan;
+            ctx.registry.next_plan += 1;
+            let mut actions = Vec::new();
+            for (g, &step) in planned.goal_steps.iter().enumerate() {
+                let (kind, stop) = kinds[g].clone();
+                let aid = ctx.registry.next_action;
+                ctx.registry.next_action += 1;
+                actions.push((
+                    step,
+                    Action {
+                        id: aid,
+                        kind,
+                        duration_ms: req.goals[g].dwell,
+                    },
+                    stop,
+                ));
+            }
+            if charge {
+                let aid = ctx.registry.next_action;
+                ctx.registry.next_action += 1;
+                let last = planned.plan.steps.len() - 1;
+                actions.push((
+                    last,
+                    Action {
+                        id: aid,
+                        kind: ActionKind::Charge,
+                        duration_ms: 0,
+                    },
+                    None,
+                ));
+            }
+            ctx.planning.table.reserve(ctx.map, &planned.plan);
+            let steps = command_steps(ctx.map, &planned.plan, &actions);
+            let last = planned.plan.steps[planned.plan.steps.len() - 1];
+            ctx.out.0.push_back(Output::Command(Command::Drive {
+                vehicle: veh.serial.clone(),
+                plan_id: id,
+                steps,
+            }));
+            ctx.out.0.push_back(Output::Event(Event::PlanCommitted {
+                vehicle: veh.serial.clone(),
+                plan_id: id,
+                steps: planned.plan.steps.len(),
+                rest: ctx.map.node(last.node).id.clone(),
+                ends_ms: last.arrive,
+            }));
+            motion.active = Some(ActivePlan {
+                id,
+                plan: planned.plan,
+                actions,
+            });
+            motion.pinned = None;
+            motion.retry_at = None;
+            true
+        }
+        Err(e) => {
+            if std::env::var("BL_DEBUG").is_ok() {
+                eprintln!("plan failed at {}: {} {e} {:?}", ctx.now, veh.serial, req);
+            }
+            ctx.stats.plan_failures += 1;
+            let pin = pin_plan(veh.id, start, ctx.map);
+            ctx.planning.table.reserve(ctx.map, &pin);
+            if motion.pinned.is_none() {
+                motion.active = None;
+            }
+            motion.pinned = Some(pin);
+            false
+        }
+    }
+}
+
+fn places(map: &LaneMap, side: Side, kinds: &[NodeKind]) -> Vec<NodeIx> {
+    map.node_ixs()
+        .filter(|&n| kinds.contains(&map.node(n).kind) && map.node(n).side == Some(side))
+        .collect()
+}
+
+fn command_steps(
+    map: &LaneMap,
+    plan: &TimedPlan,
+    actions: &[(usize, Action, Option<usize>)],
+) -> Vec<CommandStep> {
+    plan.steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| CommandStep {
+            node: map.node(s.node).id.clone(),
+            edge: s.arc.map(|a| map.arc_edge(a).id.clone()),
+            enter_ms: s.enter,
+            arrive_ms: s.arrive,
+            depart_ms: (s.depart != NEVER).then_some(s.depart),
+            stops: s.stops,
+            action: actions
+                .iter()
+                .find(|(st, ..)| *st == i)
+                .map(|(_, a, _)| a.clone()),
+        })
+        .collect()
+}
+
+/// Sends idle vehicles low on charge to a charger, and assigns queued jobs
+/// to idle vehicles with the Kuhn–Munkres algorithm on planned cost.
+#[allow(clippy::too_many_arguments)]
+pub fn dispatch_jobs(
+    now: Res<Now>,
+    map: Res<MapRes>,
+    settings: Res<Settings>,
+    lane: Res<Lane>,
+    mut planning: ResMut<Planning>,
+    mut registry: ResMut<Registry>,
+    mut out: ResMut<Outbox>,
+    mut stats: ResMut<Stats>,
+    mut vehicles: Query<VehicleItem>,
+    mut jobs: Query<&mut Job>,
+) {
+    if lane.paused {
+        return;
+    }
+    let now = now.0;
+    let map = &*map.0;
+    let cfg = &settings.0;
+
+    // Idle vehicles, by id.
+    let mut idle: Vec<(VehicleId, NodeIx, f64)> = vehicles
+        .iter()
+        .filter(|(_, s, m, t)| {
+            t.job.is_none() && !t.charging && !s.broken && !s.link_lost && at_rest(m, now)
+        })
+        .map(|(v, s, m, _)| (v.id, rest_node(m).unwrap_or(s.node), s.battery_pct))
+        .collect();
+    idle.sort_by_key(|(v, ..)| *v);
+
+    // Vehicles low on charge go to a charger first.
+    let low: Vec<VehicleId> = idle
+        .iter()
+        .filter(|(_, _, b)| *b < cfg.battery_low_pct)
+        .map(|(v, ..)| *v)
+        .collect();
+    idle.retain(|(_, _, b)| *b >= cfg.battery_low_pct);
+    for v in low {
+        let Some(&e) = registry.by_id.get(&v) else {
+            continue;
+        };
+        let mut ctx = PlanCtx {
+            now,
+            map,
+            settings: cfg,
+            planning: &mut planning,
+            registry: &mut registry,
+            out: &mut out,
+            stats: &mut stats,
+        };
+        let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
+            continue;
+        };
+        task.charging = true;
+        let mut lens = jobs.transmute_lens::<&Job>();
+        let jq = lens.query();
+        if !plan_vehicle(&mut ctx, &lane, veh, &status, &mut motion, &mut task, &jq) {
+            // It stays where it rests and tries again later.
+            motion.retry_at = Some(now + cfg.retry_ms);
+        }
+    }
+
+    // Queued jobs, most urgent first.
+    let mut queued: Vec<(u8, Ms, u64, Entity)> = jobs
+        .iter()
+        .filter(|j| j.vehicle.is_none() && j.not_before <= now)
+        .map(|j| {
+            (
+                j.priority,
+                j.deadline.unwrap_or(NEVER),
+                j.key,
+                registry.jobs.get(&j.key).copied(),
+            )
+        })
+        .filter_map(|(p, d, k, e)| e.map(|e| (p, d, k, e)))
+        .collect();
+    if queued.is_empty() || idle.is_empty() {
+        return;
+    }
+    queued.sort_by_key(|&(p, d, k, _)| (std::cmp::Reverse(p), d, k));
+    queued.truncate(cfg.dispatch_window.max(1));
+
+    // Cost of vehicle i taking job j: static time to the pickup, less a bonus
+    // for priority and for a near deadline. Unreachable pairs cost a lot.
+    const UNREACHABLE: i64 = 1 << 40;
+    let cost = |vi: usize, jj: usize| -> i64 {
+        let (_, node, _) = idle[vi];
+        let (p, d, _, e) = queued[jj];
+        let pickup = jobs.get(e).map(|j| j.pickup).unwrap_or(node);
+        let t = planning.planner.static_time(node, pickup);
+        if t == NEVER {
+            return UNREACHABLE;
+        }
+        let urgency = if d == NEVER {
+            0
+        } else {
+            (3_600_000 - (d.saturating_sub(now)).min(3_600_000) as i64).max(0)
+        };
+        t as i64 - p as i64 * 600_000 - urgency
+    };
+    let (rows, cols) = (idle.len().min(queued.len()), idle.len().max(queued.len()));
+    let vehicles_are_rows = idle.len() <= queued.len();
+    let weights = Matrix::from_fn(rows, cols, |(r, c)| {
+        if vehicles_are_rows {
+            cost(r, c)
+        } else {
+            cost(c, r)
+        }
+    });
+    let (_, assignment) = kuhn_munkres_min(&weights);
+    let mut pairs: Vec<(usize, usize)> = assignment
+        .iter()
+        .enumerate()
+        .map(|(r, &c)| if vehicles_are_rows { (r, c) } else { (c, r) })
+        .filter(|&(vi, jj)| cost(vi, jj) < UNREACHABLE / 2)
+        .collect();
+    pairs.sort();
+
+    // Drop slots already promised to a job, and slots with a vehicle resting
+    // on them, are not handed out again.
+    let mut taken: BTreeSet<NodeIx> = jobs.iter().filter_map(|j| j.drop).collect();
+    for (_, _, m, _) in vehicles.iter() {
+        if let Some(n) = rest_node(m) {
+            taken.insert(n);
+        }
+    }
+    for (vi, jj) in pairs {
+        let (v, _, _) = idle[vi];
+        let (_, _, _, je) = queued[jj];
+        let Some(&ve) = registry.by_id.get(&v) else {
+            continue;
+        };
+        let Ok(mut job) = jobs.get_mut(je) else {
+            continue;
+        };
+        let to_side = job.from.other();
+        let pickup = job.pickup;
+        let Some(drop) = map
+            .node_ixs()
+            .filter(|&n| {
+                map.node(n).kind == NodeKind::YardSlot
+                    && map.node(n).side == Some(to_side)
+                    && !taken.contains(&n)
+            })
+            .min_by_key(|&n| (planning.planner.static_time(pickup, n), n))
+        else {
+            continue;
+        };
+        let mut stops = vec![JobStop {
+            kind: ActionKind::Pick {
+                container: job.container.clone(),
+            },
+            nodes: vec![pickup],
+            dwell: cfg.pick_ms,
+        }];
+        let from = job.from;
+        match job.channel {
+            Channel::Green | Channel::Yellow => {}
+            Channel::RedScan => stops.push(JobStop {
+                kind: ActionKind::Scan,
+                nodes: places_of(map, from, NodeKind::ScanLane),
+                dwell: job.customs_ms,
+            }),
+            Channel::RedInspection => stops.push(JobStop {
+                kind: ActionKind::Inspect,
+                nodes: places_of(map, from, NodeKind::InspectionBay),
+                dwell: job.customs_ms,
+            }),
+        }
+        stops.push(JobStop {
+            kind: ActionKind::Drop {
+                container: job.container.clone(),
+            },
+            nodes: vec![drop],
+            dwell: cfg.drop_ms,
+        });
+        if stops.iter().any(|s| s.nodes.is_empty()) {
+            continue;
+        }
+        job.stops = stops;
+        job.vehicle = Some(v);
+        job.drop = Some(drop);
+        let job_id = job.id.clone();
+        let key = job.key;
+        let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(ve) else {
+            continue;
+        };
+        task.job = Some(key);
+        let mut ctx = PlanCtx {
+            now,
+            map,
+            settings: cfg,
+            planning: &mut planning,
+            registry: &mut registry,
+            out: &mut out,
+            stats: &mut stats,
+        };
+        let mut lens = jobs.transmute_lens::<&Job>();
+        let jq = lens.query();
+        if plan_vehicle(&mut ctx, &lane, veh, &status, &mut motion, &mut task, &jq) {
+            taken.insert(drop);
+            out.0.push_back(Output::Event(Event::JobAssigned {
+                job: job_id,
+                vehicle: veh.serial.clone(),
+                drop: map.node(drop).id.clone(),
+            }));
+        } else {
+            // No conflict-free plan now: the job goes back to the queue for a
+            // while, and the vehicle rests where it was.
+            task.job = None;
+            if let Ok(mut job) = jobs.get_mut(je) {
+                job.vehicle = None;
+                job.drop = None;
+                job.stops.clear();
+                job.not_before = now + cfg.retry_ms;
+            }
+        }
+    }
+}
+
+fn places_of(map: &LaneMap, side: Side, kind: NodeKind) -> Vec<NodeIx> {
+    map.node_ixs()
+        .filter(|&n| map.node(n).kind == kind && map.node(n).side == Some(side))
+        .collect()
+}
+
+/// Whether the vehicle stands still at the end of its plan, or pinned at a
+/// node (not on an arc).
+fn at_rest(m: &Motion, now: Ms) -> bool {
+    match (&m.active, &m.pinned) {
+        (Some(a), _) => a
+            .plan
+            .steps
+            .last()
+            .is_some_and(|s| s.arrive <= now && s.depart == NEVER),
+        (None, Some(p)) => p.steps.first().is_some_and(|s| s.arc.is_none()),
+        (None, None) => true,
+    }
+}
+
+fn rest_node(m: &Motion) -> Option<NodeIx> {
+    m.pinned
+        .as_ref()
+        .or(m.active.as_ref().map(|a| &a.plan))
+        .and_then(|p| p.steps.last())
+        .map(|s| s.node)
+}
+
+/// Retries vehicles that wait without a plan: pinned ones, and those whose
+/// job could not be planned.
+#[allow(clippy::too_many_arguments)]
+pub fn retry_waiting(
+    now: Res<Now>,
+    map: Res<MapRes>,
+    settings: Res<Settings>,
+    lane: Res<Lane>,
+    mut pending: ResMut<Pending>,
+    mut planning: ResMut<Planning>,
+    mut registry: ResMut<Registry>,
+    mut out: ResMut<Outbox>,
+    mut stats: ResMut<Stats>,
+    mut vehicles: Query<VehicleItem>,
+    jobs: Query<&Job>,
+) {
+    if lane.paused {
+        return;
+    }
+    let now = now.0;
+    let freed = std::mem::take(&mut pending.freed);
+    let mut due: Vec<VehicleId> = vehicles
+        .iter()
+        .filter(|(_, s, m, _)| {
+            !s.broken
+                && !s.link_lost
+                && m.pinned.is_some()
+                && (freed || m.retry_at.is_some_and(|t| t <= now))
+        })
+        .map(|(v, ..)| v.id)
+        .collect();
+    due.sort();
+    if due.is_empty() {
+        return;
+    }
+    let mut ctx = PlanCtx {
+        now,
+        map: &map.0,
+        settings: &settings.0,
+        planning: &mut planning,
+        registry: &mut registry,
+        out: &mut out,
+        stats: &mut stats,
+    };
+    repair(
+        &mut ctx,
+        &lane,
+        due.into_iter().collect(),
+        &mut vehicles,
+        &jobs,
+    );
+}
+
+/// Forgets reservations that can no longer constrain anything.
+pub fn prune_table(now: Res<Now>, mut planning: ResMut<Planning>) {
+    let t = now.0.saturating_sub(planning.table.headway() * 2);
+    planning.table.prune(t);
+}

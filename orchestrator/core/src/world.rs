@@ -1,0 +1,242 @@
+//! The core's state: a bevy_ecs `World` of vehicles and jobs, and the
+//! resources the systems share.
+//!
+//! Components are small plain data; every query whose order can reach an
+//! output is collected and sorted by id before use.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc as Shared;
+
+use bevy_ecs::prelude::*;
+use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, Side, Step, TimedPlan, VehicleId};
+
+use crate::config::CoreConfig;
+use crate::io::{Action, ActionKind, Channel, Input, Output};
+use crate::planner::{Planner, Start};
+use crate::reservations::ReservationTable;
+
+/// A vehicle the core controls.
+#[derive(Component, Clone, Debug)]
+pub struct Vehicle {
+    pub id: VehicleId,
+    pub serial: String,
+}
+
+/// What the core last heard from a vehicle.
+#[derive(Component, Clone, Debug)]
+pub struct Status {
+    pub node: NodeIx,
+    pub battery_pct: f64,
+    pub loaded: bool,
+    pub broken: bool,
+    pub link_lost: bool,
+    pub driving: bool,
+    pub last_report: Ms,
+    /// Finished action ids reported for the current plan.
+    pub finished: BTreeSet<u64>,
+}
+
+/// The vehicle's committed motion.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Motion {
+    pub active: Option<ActivePlan>,
+    /// The vehicle is pinned where it stands (no plan could be found, it is
+    /// broken, its link is lost, or the lane is paused); its pin is in the
+    /// reservation table.
+    pub pinned: Option<TimedPlan>,
+    /// When to try again to plan a pinned or waiting vehicle.
+    pub retry_at: Option<Ms>,
+}
+
+/// A committed timed plan and what the vehicle does along it.
+#[derive(Clone, Debug)]
+pub struct ActivePlan {
+    pub id: u64,
+    pub plan: TimedPlan,
+    /// Actions at steps: (step index, action, index of the job stop it
+    /// completes, if any).
+    pub actions: Vec<(usize, Action, Option<usize>)>,
+}
+
+/// What the vehicle is working on.
+#[derive(Component, Clone, Debug, Default)]
+pub struct Task {
+    pub job: Option<u64>,
+    pub charging: bool,
+}
+
+/// A container to move.
+#[derive(Component, Clone, Debug)]
+pub struct Job {
+    pub key: u64,
+    pub id: String,
+    pub container: String,
+    pub pickup: NodeIx,
+    pub from: Side,
+    pub channel: Channel,
+    pub customs_ms: Ms,
+    pub priority: u8,
+    pub deadline: Option<Ms>,
+    pub created: Ms,
+    pub vehicle: Option<VehicleId>,
+    pub drop: Option<NodeIx>,
+    /// The stops of the job, fixed at assignment.
+    pub stops: Vec<JobStop>,
+    /// How many stops are done.
+    pub done: usize,
+    /// Not dispatched before this time (after a failed attempt).
+    pub not_before: Ms,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobStop {
+    pub kind: ActionKind,
+    pub nodes: Vec<NodeIx>,
+    pub dwell: Ms,
+}
+
+/// The current time, as given with the input being handled.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct Now(pub Ms);
+
+#[derive(Resource, Debug, Default)]
+pub struct Inbox(pub VecDeque<Input>);
+
+#[derive(Resource, Debug, Default)]
+pub struct Outbox(pub VecDeque<Output>);
+
+#[derive(Resource, Clone)]
+pub struct MapRes(pub Shared<LaneMap>);
+
+#[derive(Resource, Clone)]
+pub struct Settings(pub CoreConfig);
+
+/// The planner and the reservation table it plans against.
+#[derive(Resource)]
+pub struct Planning {
+    pub planner: Planner,
+    pub table: ReservationTable,
+}
+
+/// Serial number and job id lookups, and id counters.
+#[derive(Resource, Debug, Default)]
+pub struct Registry {
+    pub vehicles: BTreeMap<String, Entity>,
+    pub by_id: BTreeMap<VehicleId, Entity>,
+    pub jobs: BTreeMap<u64, Entity>,
+    pub job_ids: BTreeMap<String, u64>,
+    pub next_job: u64,
+    pub next_plan: u64,
+    pub next_action: u64,
+}
+
+/// Lane-wide state set by operators.
+#[derive(Resource, Debug, Default)]
+pub struct Lane {
+    pub paused: bool,
+    /// Blocked nodes, each with the pseudo-vehicle that holds it.
+    pub blocked: BTreeMap<NodeIx, VehicleId>,
+}
+
+/// Work the systems hand to each other within one step.
+#[derive(Resource, Debug, Default)]
+pub struct Pending {
+    /// Vehicles whose plans must be repaired, and why.
+    pub repair: BTreeMap<VehicleId, String>,
+    /// Whether a resource was freed, so waiting vehicles may retry now.
+    pub freed: bool,
+}
+
+/// Counters the shells export as metrics.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Stats {
+    pub plans: u64,
+    pub plan_failures: u64,
+    pub repairs: u64,
+    pub rejected_inputs: u64,
+    pub delivered: u64,
+}
+
+/// Pseudo-vehicle ids for blocked places count down from the top, so they
+/// never meet a real vehicle's id.
+pub fn block_id(n: NodeIx) -> VehicleId {
+    VehicleId(u32::MAX - n.0)
+}
+
+/// Where a vehicle is at `now` according to its committed plan, or where it
+/// is pinned.
+pub fn start_of(motion: &Motion, status: &Status, now: Ms) -> Start {
+    let plan = motion
+        .pinned
+        .as_ref()
+        .or(motion.active.as_ref().map(|a| &a.plan));
+    let Some(plan) = plan else {
+        return Start::AtNode {
+            node: status.node,
+            time: now,
+            stopped: true,
+        };
+    };
+    position_in(plan, now).unwrap_or(Start::AtNode {
+        node: status.node,
+        time: now,
+        stopped: true,
+    })
+}
+
+/// Where a plan puts its vehicle at `now`.
+pub fn position_in(plan: &TimedPlan, now: Ms) -> Option<Start> {
+    let steps = &plan.steps;
+    // The last step whose arc has been entered by now.
+    // The last step whose arc has been entered by now; a vehicle whose
+    // departure is due exactly now is still at its node.
+    let i = steps
+        .iter()
+        .rposition(|s| s.enter < now || s.arc.is_none())?;
+    let s = steps[i];
+    if s.arrive <= now || s.arrive == NEVER && s.arc.is_none() {
+        if now < s.depart {
+            return Some(Start::AtNode {
+                node: s.node,
+                time: now,
+                stopped: s.stops || now > s.arrive,
+            });
+        }
+        // Departed but the next arc not yet entered cannot happen: depart is
+        // the next step's enter. Treat as standing at the node.
+        return Some(Start::AtNode {
+            node: s.node,
+            time: now,
+            stopped: true,
+        });
+    }
+    let arc: ArcIx = s.arc?;
+    Some(Start::OnArc {
+        arc,
+        enter: s.enter,
+        earliest: s.arrive.max(now),
+    })
+}
+
+/// The plan that pins a vehicle where a start puts it, forever.
+pub fn pin_plan(vehicle: VehicleId, start: Start, map: &LaneMap) -> TimedPlan {
+    let step = match start {
+        Start::AtNode { node, time, .. } => Step {
+            node,
+            arc: None,
+            enter: time,
+            arrive: time,
+            depart: NEVER,
+            stops: true,
+        },
+        Start::OnArc { arc, enter, .. } => Step {
+            node: map.arc(arc).to,
+            arc: Some(arc),
+            enter,
+            arrive: NEVER,
+            depart: NEVER,
+            stops: true,
+        },
+    };
+    TimedPlan::new(vehicle, vec![step])
+}

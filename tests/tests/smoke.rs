@@ -1,0 +1,75 @@
+use borderlane_core::Input;
+use borderlane_core::io::Channel;
+use borderlane_model::{SafetyRules, Side};
+use borderlane_sim::Harness;
+use borderlane_tests::*;
+use borderlane_verify::Verifier;
+
+#[test]
+fn a_few_jobs_cross_both_ways() {
+    let map = map("bac_luan_ii.geojson");
+    let mut h = Harness::new(map.clone(), config(&map, 6)).unwrap();
+    for i in 0..8 {
+        let side = if i % 2 == 0 { Side::Vn } else { Side::Cn };
+        let ch = [
+            Channel::Green,
+            Channel::Yellow,
+            Channel::RedScan,
+            Channel::RedInspection,
+        ][i % 4];
+        h.schedule(
+            i as u64 * 60_000,
+            Input::Job(job(&map, i, side, ch, 120_000)),
+        );
+    }
+    h.run_until(6 * 3_600_000);
+    for l in h
+        .log()
+        .iter()
+        .filter(|l| !format!("{:?}", l.entry).contains("Drive"))
+    {
+        println!("{} {:?}", l.t, l.entry);
+    }
+    let v = Verifier::new(&map, SafetyRules::default());
+    let r = v.check_plans(&h.core.plans());
+    println!("{r}");
+    let t = v.check_trace(&h.trace());
+    println!("{t}");
+    assert!(r.is_clean());
+    assert!(t.is_clean());
+    assert_eq!(h.core.open_jobs(), 0);
+}
+
+#[test]
+fn a_breakdown_on_the_bridge_is_repaired_around() {
+    let map = map("bac_luan_ii.geojson");
+    let mut h = Harness::new(map.clone(), config(&map, 10)).unwrap();
+    for i in 0..12 {
+        let side = if i % 2 == 0 { Side::Vn } else { Side::Cn };
+        h.schedule(
+            i as u64 * 20_000,
+            Input::Job(job(&map, i, side, Channel::Green, 0)),
+        );
+    }
+    h.schedule_breakdown("igv-000", 200_000, 1_800_000);
+    h.schedule_breakdown("igv-003", 300_000, 600_000);
+    h.run_until(8 * 3_600_000);
+    for l in h
+        .log()
+        .iter()
+        .filter(|l| !format!("{:?}", l.entry).contains("Drive"))
+    {
+        let s = format!("{:?}", l.entry);
+        if s.contains("igv-000") && !s.contains("PlanComm") {
+            println!("{} {}", l.t, s);
+        }
+    }
+    let v = Verifier::new(&map, SafetyRules::default());
+    let r = v.check_plans(&h.core.plans());
+    println!("{r}");
+    let t = v.check_trace(&h.trace());
+    println!("{t}");
+    assert!(r.is_clean());
+    assert!(t.is_clean());
+    assert_eq!(h.core.open_jobs(), 0);
+}
