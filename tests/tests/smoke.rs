@@ -73,3 +73,35 @@ fn a_breakdown_on_the_bridge_is_repaired_around() {
     assert!(t.is_clean());
     assert_eq!(h.core.open_jobs(), 0);
 }
+
+#[test]
+fn debug_trace() {
+    let map = map("bac_luan_ii.geojson");
+    let mut h = Harness::new(map.clone(), config(&map, 10)).unwrap();
+    for i in 0..12 {
+        let side = if i % 2 == 0 { Side::Vn } else { Side::Cn };
+        h.schedule(
+            i as u64 * 20_000,
+            Input::Job(job(&map, i, side, Channel::Green, 0)),
+        );
+    }
+    h.schedule_breakdown("igv-000", 200_000, 1_800_000);
+    h.schedule_breakdown("igv-003", 300_000, 600_000);
+    h.run_until(8 * 3_600_000);
+    let v = Verifier::new(&map, SafetyRules::default());
+    let t = v.check_trace(&h.trace());
+    println!("{t}");
+    for l in h.log() {
+        let s = format!("{:?}", l.entry);
+        if s.contains("igv-009") && (800_000..=912_000).contains(&l.t) {
+            println!("{} {}", l.t, &s[..s.len().min(1500)]);
+        }
+    }
+    for (i, s) in h.trace()[9].steps.iter().enumerate().skip(40).take(10) {
+        println!(
+            "{i} {} {:?} {s:?}",
+            map.node(s.node).id,
+            s.arc.map(|a| &map.arc_edge(a).id)
+        );
+    }
+}

@@ -204,6 +204,10 @@ impl Planner {
         let map = &*map;
         let h = self.headway;
         let n_stages = req.goals.len() as u16;
+        if !self.reachable_at_all(table, req) {
+            self.last_expansions = 0;
+            return Err(PlanError::NoPlan);
+        }
 
         let s = &mut self.scratch;
         s.stamp = s.stamp.wrapping_add(1);
@@ -451,6 +455,61 @@ impl Planner {
             return Err(PlanError::NoPlan);
         };
         Ok(self.reconstruct(end, req))
+    }
+
+    /// A quick test that rules out most hopeless requests before the timed
+    /// search: can the goals and a rest place be reached in order at all,
+    /// avoiding nodes and arcs that another vehicle holds from the start
+    /// time on, forever (a broken or stranded vehicle, a blocked place)?
+    fn reachable_at_all(&self, table: &ReservationTable, req: &Request) -> bool {
+        let map = &*self.map;
+        let (first, t0, first_arc) = match req.start {
+            Start::AtNode { node, time, .. } => (node, time, None),
+            Start::OnArc { arc, enter, .. } => (map.arc(arc).to, enter, Some(arc)),
+        };
+        let me = req.vehicle;
+        let node_open = |n: NodeIx| {
+            !table
+                .node_holds(n)
+                .iter()
+                .any(|x| x.vehicle != me && x.end == NEVER && x.start <= t0)
+        };
+        let arc_open = |a: ArcIx| {
+            !table
+                .arc_passes(a)
+                .iter()
+                .any(|p| p.vehicle != me && p.exit == NEVER && p.enter <= t0)
+        };
+        if first_arc.is_none() && !node_open(first) {
+            return false;
+        }
+        let mut frontier: Vec<NodeIx> = vec![first];
+        let targets = req
+            .goals
+            .iter()
+            .map(|g| g.nodes.as_slice())
+            .chain(std::iter::once(req.rest.as_slice()));
+        for targets in targets {
+            let mut seen = vec![false; map.nodes.len()];
+            let mut stack = frontier.clone();
+            for &n in &frontier {
+                seen[n.ix()] = true;
+            }
+            while let Some(u) = stack.pop() {
+                for &a in map.out_arcs(u) {
+                    let v = map.arc(a).to;
+                    if !seen[v.ix()] && arc_open(a) && node_open(v) {
+                        seen[v.ix()] = true;
+                        stack.push(v);
+                    }
+                }
+            }
+            frontier = targets.iter().copied().filter(|t| seen[t.ix()]).collect();
+            if frontier.is_empty() {
+                return false;
+            }
+        }
+        true
     }
 
     fn reconstruct(&self, end: u32, req: &Request) -> Planned {

@@ -131,14 +131,13 @@ fn on_report(
         && r.plan_id == Some(active.id)
         && let Some(s) = active.plan.steps.get(step)
     {
-        // Late means still at a node after the plan had it leave, or
-        // reaching it after the plan had it there, beyond the tolerance.
-        let due = if s.depart == NEVER {
-            s.arrive
+        // Late means still at a node after the plan had it leave, beyond
+        // the tolerance. At rest a vehicle cannot be late.
+        let late = if s.depart == NEVER {
+            0
         } else {
-            s.depart
+            now.saturating_sub(s.depart)
         };
-        let late = now.saturating_sub(due.max(s.arrive));
         if s.node != node {
             pending
                 .repair
@@ -457,9 +456,17 @@ pub struct PlanCtx<'a> {
     pub stats: &'a mut Stats,
 }
 
-/// Pins each seed where it is, pins every vehicle whose plan conflicts with
-/// a pin (and so on), then plans them again, leaders first, in passes until
-/// no more can be planned. Those left stay pinned and retry later.
+/// Repairs the plans of `seeds`, and of every vehicle whose plan would
+/// conflict with where a seed must stay.
+///
+/// Each vehicle to repair is first held where it is for a short while (a
+/// *short pin*), so that the others plan around its present position but
+/// not around a future it does not have yet. Then they are planned one by
+/// one, leaders first. A vehicle that finds no plan is pinned where it is
+/// for good; every vehicle whose new plan conflicts with that pin goes back
+/// into the queue. The number of attempts is bounded; whoever is left stays
+/// pinned and retries later. The table never holds a conflict between
+/// steps.
 pub fn repair(
     ctx: &mut PlanCtx,
     lane: &Lane,
@@ -467,6 +474,7 @@ pub fn repair(
     vehicles: &mut Query<VehicleItem>,
     jobs: &Query<&Job>,
 ) -> BTreeSet<VehicleId> {
+    let short = ctx.settings.rules.headway_ms * 2;
     let mut set: BTreeSet<VehicleId> = BTreeSet::new();
     let mut frontier: Vec<VehicleId> = seeds.into_iter().collect();
     let mut starts: BTreeMap<VehicleId, Start> = BTreeMap::new();
@@ -481,63 +489,103 @@ pub fn repair(
         let Ok((_, status, mut motion, _)) = vehicles.get_mut(e) else {
             continue;
         };
-        let start = settle(ctx, start_of(&motion, &status, ctx.now));
+        // A broken vehicle stands where it reported from.
+        let start = if status.broken {
+            Start::AtNode {
+                node: status.node,
+                time: ctx.now,
+                stopped: true,
+            }
+        } else {
+            settle(ctx, start_of(&motion, &status, ctx.now))
+        };
         starts.insert(v, start);
         ctx.planning.table.release(v);
-        let pin = pin_plan(v, start, ctx.map);
-        for other in ctx.planning.table.conflicts(ctx.map, &pin) {
-            if ctx.registry.by_id.contains_key(&other) && !set.contains(&other) {
-                frontier.push(other);
-            }
-        }
-        // Release the conflicting vehicles before the pin goes in, so the
-        // table never holds a conflict; they are pinned in their turn.
+        let pin = short_pin(v, start, ctx.now + short, ctx.map);
+        // Whoever conflicts with where this vehicle is now must be repaired
+        // too; they are released before the pin goes in.
         for other in ctx.planning.table.conflicts(ctx.map, &pin) {
             if ctx.registry.by_id.contains_key(&other) {
                 ctx.planning.table.release(other);
+                if !set.contains(&other) {
+                    frontier.push(other);
+                }
             }
         }
         ctx.planning.table.reserve(ctx.map, &pin);
-        motion.pinned = Some(pin);
+        motion.pinned = Some(pin_plan(v, start, ctx.map));
         if motion.active.take().is_some() {
             was_moving.insert(v);
         }
     }
-    // Leaders first: the vehicle with the least static time left to rest
-    // goes first, ties by id.
+    // Leaders first: the least static time left to rest, ties by id.
     let mut order: Vec<(Ms, VehicleId)> = set
         .iter()
         .map(|v| {
-            let left = starts.get(v).map(|s| time_left(ctx, *s)).unwrap_or(NEVER);
-            (left, *v)
+            (
+                starts.get(v).map(|s| time_left(ctx, *s)).unwrap_or(NEVER),
+                *v,
+            )
         })
         .collect();
     order.sort();
-    let mut waiting: Vec<VehicleId> = order.into_iter().map(|(_, v)| v).collect();
+    let mut queue: std::collections::VecDeque<VehicleId> =
+        order.into_iter().map(|(_, v)| v).collect();
     let mut planned = BTreeSet::new();
-    loop {
-        let mut progress = false;
-        let mut still = Vec::new();
-        for v in waiting {
-            let Some(&e) = ctx.registry.by_id.get(&v) else {
+    let mut stuck: BTreeSet<VehicleId> = BTreeSet::new();
+    let mut attempts = 0usize;
+    let budget = 4 * set.len() + 8;
+    while let Some(v) = queue.pop_front() {
+        attempts += 1;
+        let Some(&e) = ctx.registry.by_id.get(&v) else {
+            continue;
+        };
+        let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
+            continue;
+        };
+        if attempts <= budget && plan_vehicle(ctx, lane, veh, &status, &mut motion, &mut task, jobs)
+        {
+            planned.insert(v);
+            stuck.remove(&v);
+            continue;
+        }
+        // No plan: pinned here for good. Planned vehicles that would run
+        // into it are repaired again.
+        let start = starts[&v];
+        ctx.planning.table.release(v);
+        let pin = pin_plan(v, start, ctx.map);
+        for other in ctx.planning.table.conflicts(ctx.map, &pin) {
+            let Some(&oe) = ctx.registry.by_id.get(&other) else {
                 continue;
             };
-            let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
-                continue;
-            };
-            if plan_vehicle(ctx, lane, veh, &status, &mut motion, &mut task, jobs) {
-                planned.insert(v);
-                progress = true;
-            } else {
-                still.push(v);
+            ctx.planning.table.release(other);
+            if let Ok((_, ostatus, mut omotion, _)) = vehicles.get_mut(oe) {
+                // Its new plan has not been carried out yet: it starts again
+                // from where it was when the repair began.
+                let ostart = starts
+                    .get(&other)
+                    .copied()
+                    .unwrap_or_else(|| settle(ctx, start_of(&omotion, &ostatus, ctx.now)));
+                starts.insert(other, ostart);
+                if omotion.active.take().is_some() {
+                    was_moving.insert(other);
+                }
+                set.insert(other);
+                planned.remove(&other);
+                omotion.pinned = Some(pin_plan(other, ostart, ctx.map));
+                let opin = short_pin(other, ostart, ctx.now + short, ctx.map);
+                ctx.planning.table.reserve(ctx.map, &opin);
+                queue.push_back(other);
             }
         }
-        waiting = still;
-        if !progress || waiting.is_empty() {
-            break;
+        ctx.planning.table.reserve(ctx.map, &pin);
+        if let Ok((_, _, mut motion, _)) = vehicles.get_mut(e) {
+            motion.pinned = Some(pin);
+            motion.active = None;
         }
+        stuck.insert(v);
     }
-    for v in waiting {
+    for v in stuck {
         let Some(&e) = ctx.registry.by_id.get(&v) else {
             continue;
         };
@@ -565,6 +613,23 @@ pub fn repair(
         }
     }
     planned
+}
+
+/// Holds a vehicle where a start puts it until `until`: long enough for
+/// others to see it, not so long that they plan around a future it does not
+/// have.
+fn short_pin(vehicle: VehicleId, start: Start, until: Ms, map: &LaneMap) -> TimedPlan {
+    let mut pin = pin_plan(vehicle, start, map);
+    let step = &mut pin.steps[0];
+    match start {
+        Start::AtNode { time, .. } => step.depart = until.max(time),
+        Start::OnArc { earliest, .. } => {
+            // On an arc it will reach the end, and stay there a moment.
+            step.arrive = earliest;
+            step.depart = until.max(earliest);
+        }
+    }
+    pin
 }
 
 /// A start on an arc whose end time is unknown (a vehicle pinned there)

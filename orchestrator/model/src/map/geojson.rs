@@ -134,6 +134,8 @@ struct Label {
     kind: &'static str,
     /// The id, or `#N` when the feature has none.
     feature: String,
+    /// Whether `feature` is the feature's id.
+    named: bool,
 }
 
 impl Label {
@@ -402,10 +404,12 @@ fn label_of(i: usize, raw: &Value) -> Label {
         Some(id) => Label {
             kind: "feature",
             feature: id.to_string(),
+            named: true,
         },
         None => Label {
             kind: "feature",
             feature: format!("#{i}"),
+            named: false,
         },
     }
 }
@@ -424,19 +428,13 @@ fn read_feature(
     let Some(geometry) = feature.geometry.as_ref() else {
         return Err(vec![label.issue(Problem::MissingGeometry)]);
     };
-    let has_id = !label.feature.starts_with('#');
     let shape = shape(&geometry.value);
-    if has_id {
-        label.kind = match &shape {
-            Ok(Shape::Point(_)) => "node",
-            Ok(Shape::Line(_)) => "edge",
-            Ok(Shape::Polygon(_)) => "zone",
-            Err(_) => match &geometry.value {
-                GeometryValue::Point { .. } => "node",
-                GeometryValue::LineString { .. } => "edge",
-                GeometryValue::Polygon { .. } => "zone",
-                _ => "feature",
-            },
+    if label.named {
+        label.kind = match &geometry.value {
+            GeometryValue::Point { .. } => "node",
+            GeometryValue::LineString { .. } => "edge",
+            GeometryValue::Polygon { .. } => "zone",
+            _ => "feature",
         };
     }
     let mut props = Props {
@@ -617,6 +615,7 @@ pub(crate) fn parse(text: &str) -> Result<MapParts, MapError> {
     let map_label = Label {
         kind: "map",
         feature: String::new(),
+        named: false,
     };
     let mut issues = Vec::new();
     let name = match root.get("name") {
