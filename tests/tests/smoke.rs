@@ -22,7 +22,9 @@ fn a_few_jobs_cross_both_ways() {
             Input::Job(job(&map, i, side, ch, 120_000)),
         );
     }
+    let t0 = std::time::Instant::now();
     h.run_until(6 * 3_600_000);
+    println!("run took {:?}, {:?}", t0.elapsed(), h.core.stats());
     for l in h
         .log()
         .iter()
@@ -53,7 +55,9 @@ fn a_breakdown_on_the_bridge_is_repaired_around() {
     }
     h.schedule_breakdown("igv-000", 200_000, 1_800_000);
     h.schedule_breakdown("igv-003", 300_000, 600_000);
+    let t0 = std::time::Instant::now();
     h.run_until(8 * 3_600_000);
+    println!("run took {:?}, {:?}", t0.elapsed(), h.core.stats());
     for l in h
         .log()
         .iter()
@@ -75,6 +79,7 @@ fn a_breakdown_on_the_bridge_is_repaired_around() {
 }
 
 #[test]
+#[ignore = "diagnostic output"]
 fn debug_trace() {
     let map = map("bac_luan_ii.geojson");
     let mut h = Harness::new(map.clone(), config(&map, 10)).unwrap();

@@ -52,7 +52,7 @@ impl Default for CoreConfig {
             drop_ms: 90_000,
             battery_low_pct: 25.0,
             battery_ready_pct: 90.0,
-            retry_ms: 15_000,
+            retry_ms: 60_000,
             dispatch_window: 64,
         }
     }

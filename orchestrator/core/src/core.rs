@@ -183,8 +183,11 @@ impl Core {
         let mut any_idle = false;
         let mut q = self.world.query::<(&Motion, &Task, &Status)>();
         for (m, t, s) in q.iter(&self.world) {
+            // The same vehicles `retry_waiting` retries.
             if let Some(r) = m.retry_at
                 && m.pinned.is_some()
+                && !s.broken
+                && !s.link_lost
             {
                 next = next.min(r.max(now + 1));
             }

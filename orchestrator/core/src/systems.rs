@@ -120,6 +120,8 @@ fn on_report(
         pending
             .repair
             .insert(id, format!("{} was repaired", r.vehicle));
+        // Its place is about to be free: vehicles waiting for it retry now.
+        pending.freed = true;
     } else if r.link_lost != was_lost {
         let why = if r.link_lost {
             "lost its link"
@@ -501,7 +503,14 @@ pub fn repair(
         };
         starts.insert(v, start);
         ctx.planning.table.release(v);
-        let pin = short_pin(v, start, ctx.now + short, ctx.map);
+        // A vehicle that cannot move (broken, its link lost, the lane
+        // paused) is pinned for good at once; the others for a short while.
+        let immobile = status.broken || status.link_lost || lane.paused;
+        let pin = if immobile {
+            pin_plan(v, start, ctx.map)
+        } else {
+            short_pin(v, start, ctx.now + short, ctx.map)
+        };
         // Whoever conflicts with where this vehicle is now must be repaired
         // too; they are released before the pin goes in.
         for other in ctx.planning.table.conflicts(ctx.map, &pin) {
@@ -808,10 +817,7 @@ pub fn plan_vehicle(
             motion.retry_at = None;
             true
         }
-        Err(e) => {
-            if std::env::var("BL_DEBUG").is_ok() {
-                eprintln!("plan failed at {}: {} {e} {:?}", ctx.now, veh.serial, req);
-            }
+        Err(_) => {
             ctx.stats.plan_failures += 1;
             let pin = pin_plan(veh.id, start, ctx.map);
             ctx.planning.table.reserve(ctx.map, &pin);
@@ -1157,7 +1163,12 @@ pub fn retry_waiting(
 }
 
 /// Forgets reservations that can no longer constrain anything.
-pub fn prune_table(now: Res<Now>, mut planning: ResMut<Planning>) {
+pub fn prune_table(now: Res<Now>, mut planning: ResMut<Planning>, mut pruned: Local<Ms>) {
+    // Pruning walks the whole table; once a simulated minute is plenty.
+    if now.0 < *pruned + 60_000 {
+        return;
+    }
+    *pruned = now.0;
     let t = now.0.saturating_sub(planning.table.headway() * 2);
     planning.table.prune(t);
 }
