@@ -719,11 +719,8 @@ pub fn plan_vehicle(
             kinds.push((stop.kind.clone(), Some(i)));
             loads.push(if i == 0 { Load::Empty } else { Load::Loaded });
         }
-        loads.push(if job.done > 0 || !job.stops.is_empty() {
-            Load::Empty
-        } else {
-            Load::Empty
-        });
+        // After the drop the vehicle drives to rest empty.
+        loads.push(Load::Empty);
         rest_side = job.from.other();
     } else {
         loads.push(if status.loaded {
