@@ -175,9 +175,9 @@ def yard(m, side, cy, flip):
     slots, parking, chargers = [], [], []
     aisle("JIN", -30, 0)
     # A buffer row of parking places along the top aisle, west half.
-    for k, u in enumerate((-45, -60, -75, -90, -105)):
+    for k, u in enumerate(range(-40, -111, -10)):
         t = aisle(f"TW{k + 1}", u, 0)
-        parking.append(m.node(f"{p}PARK_{7 + k}", "parking", side, *at(u, 25)))
+        parking.append(m.node(f"{p}PARK_W{k + 1}", "parking", side, *at(u, 25)))
         m.spur(t, parking[-1])
     aisle("NW", -120, 0)
     for i, v in enumerate((-25, -45, -65), start=1):
@@ -189,17 +189,20 @@ def yard(m, side, cy, flip):
         b = aisle(f"B{i:02}", u, -90)
         slots.append(m.node(f"{p}SLOT_{i:02}", "yard_slot", side, *at(u, -115)))
         m.spur(b, slots[-1])
-        # Parking places between the slot rows; the outer four are numbered
-        # after the buffer rows so the older ids stay where they were.
-        number = i - 2 if 3 <= i <= 8 else {1: 17, 2: 18, 9: 19, 10: 20}[i]
-        parking.append(m.node(f"{p}PARK_{number}", "parking", side, *at(u, -65)))
+        # A parking place opposite each slot, across the aisle.
+        parking.append(m.node(f"{p}PARK_{i:02}", "parking", side, *at(u, -65)))
         m.spur(b, parking[-1])
     aisle("SE", 120, -90)
+    # A column of parking places along the east aisle.
+    for k, v in enumerate((-75, -60, -45, -30, -15)):
+        t = aisle(f"E{k + 1}", 120, v)
+        parking.append(m.node(f"{p}PARK_E{k + 1}", "parking", side, *at(145, v)))
+        m.spur(t, parking[-1])
     aisle("NE", 120, 0)
-    # And the east half.
-    for k, u in enumerate((105, 90, 75, 60, 45)):
+    # And the east half of the top row.
+    for k, u in enumerate(range(110, 39, -10)):
         t = aisle(f"TE{k + 1}", u, 0)
-        parking.append(m.node(f"{p}PARK_{12 + k}", "parking", side, *at(u, 25)))
+        parking.append(m.node(f"{p}PARK_T{k + 1}", "parking", side, *at(u, 25)))
         m.spur(t, parking[-1])
     aisle("JOUT", 30, 0)
     # The aisle loop, one way, closing from the exit junction to the entry.

@@ -47,6 +47,39 @@ impl std::fmt::Display for CoreError {
 
 impl std::error::Error for CoreError {}
 
+/// What [`Core::snapshot`] shows.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Snapshot {
+    pub now_ms: Ms,
+    pub vehicles: Vec<VehicleView>,
+    pub jobs: Vec<JobView>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VehicleView {
+    pub vehicle: String,
+    /// One of driving, idle, charging, held, broken, link_lost.
+    pub state: String,
+    /// The node it is at, or driving towards.
+    pub node: String,
+    pub battery_pct: f64,
+    pub loaded: bool,
+    pub job: Option<String>,
+    pub plan_ends_ms: Option<Ms>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct JobView {
+    pub job: String,
+    pub container: String,
+    pub pickup: String,
+    pub drop: Option<String>,
+    pub vehicle: Option<String>,
+    pub stops_done: usize,
+    pub stops: usize,
+    pub not_before_ms: Ms,
+}
+
 /// The orchestrator core.
 pub struct Core {
     world: World,
@@ -141,6 +174,7 @@ impl Core {
                 systems::repair_plans,
                 systems::retry_waiting,
                 systems::dispatch_jobs,
+                systems::clear_yard_slots,
                 systems::prune_table,
             )
                 .chain(),
@@ -250,6 +284,94 @@ impl Core {
     /// Jobs not yet delivered.
     pub fn open_jobs(&mut self) -> usize {
         self.world.query::<&Job>().iter(&self.world).count()
+    }
+
+    /// A view of every vehicle and open job, sorted by id, for operators,
+    /// reports and diagnostics.
+    pub fn snapshot(&mut self) -> Snapshot {
+        let map = Shared::clone(&self.world.resource::<MapRes>().0);
+        let now = self.now();
+        let mut vehicles: Vec<(VehicleId, VehicleView)> = self
+            .world
+            .query::<(&Vehicle, &Status, &Motion, &Task)>()
+            .iter(&self.world)
+            .map(|(v, s, m, t)| {
+                let state = if s.broken {
+                    "broken"
+                } else if s.link_lost {
+                    "link_lost"
+                } else if m.pinned.is_some() && m.active.is_none() {
+                    "held"
+                } else if m
+                    .active
+                    .as_ref()
+                    .is_some_and(|a| a.plan.end_arrival().is_some_and(|e| e > now))
+                {
+                    "driving"
+                } else if t.charging {
+                    "charging"
+                } else {
+                    "idle"
+                };
+                let plan = m.pinned.as_ref().or(m.active.as_ref().map(|a| &a.plan));
+                let at = plan.and_then(|p| crate::world::position_in(p, now));
+                let node = match at {
+                    Some(Start::AtNode { node, .. }) => node,
+                    Some(Start::OnArc { arc, .. }) => map.arc(arc).to,
+                    None => s.node,
+                };
+                let view = VehicleView {
+                    vehicle: v.serial.clone(),
+                    state: state.to_string(),
+                    node: map.node(node).id.clone(),
+                    battery_pct: s.battery_pct,
+                    loaded: s.loaded,
+                    job: None,
+                    plan_ends_ms: m.active.as_ref().and_then(|a| a.plan.end_arrival()),
+                };
+                (v.id, view)
+            })
+            .collect();
+        vehicles.sort_by_key(|(id, _)| *id);
+        let by_id: std::collections::BTreeMap<VehicleId, usize> = vehicles
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i))
+            .collect();
+        let mut jobs: Vec<(u64, JobView)> = self
+            .world
+            .query::<&Job>()
+            .iter(&self.world)
+            .map(|j| {
+                let view = JobView {
+                    job: j.id.clone(),
+                    container: j.container.clone(),
+                    pickup: map.node(j.pickup).id.clone(),
+                    drop: j.drop.map(|d| map.node(d).id.clone()),
+                    vehicle: j
+                        .vehicle
+                        .and_then(|v| by_id.get(&v))
+                        .map(|&i| vehicles[i].1.vehicle.clone()),
+                    stops_done: j.done,
+                    stops: j.stops.len(),
+                    not_before_ms: j.not_before,
+                };
+                (j.key, view)
+            })
+            .collect();
+        jobs.sort_by_key(|(k, _)| *k);
+        for (_, j) in &jobs {
+            if let Some(v) = &j.vehicle
+                && let Some((_, view)) = vehicles.iter_mut().find(|(_, w)| &w.vehicle == v)
+            {
+                view.job = Some(j.job.clone());
+            }
+        }
+        Snapshot {
+            now_ms: now,
+            vehicles: vehicles.into_iter().map(|(_, v)| v).collect(),
+            jobs: jobs.into_iter().map(|(_, j)| j).collect(),
+        }
     }
 
     /// The map the core plans on.

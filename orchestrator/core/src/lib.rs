@@ -16,5 +16,5 @@ mod systems;
 pub mod world;
 
 pub use crate::config::{CoreConfig, VehicleSpec};
-pub use crate::core::{Core, CoreError};
+pub use crate::core::{Core, CoreError, JobView, Snapshot, VehicleView};
 pub use crate::io::{Command, CommandStep, Event, Input, Output};

@@ -263,7 +263,9 @@ impl Planner {
                 time,
                 stopped,
             } => {
-                let stopped = stopped && map.node(node).kind.may_wait();
+                // A vehicle may find itself standing where vehicles may not
+                // wait (stopped on the bridge after a fault ahead); it is
+                // stopped all the same, and leaves as soon as it can.
                 let ws = windows(s, table, map, node);
                 let Some(w) = ws.iter().position(|&(a, b)| a <= time && time < b) else {
                     return Err(PlanError::StartOccupied);
@@ -301,12 +303,21 @@ impl Planner {
                     .map(|p| p.exit.saturating_add(h))
                     .max()
                     .unwrap_or(0);
+                // Vehicles behind on the same arc cannot be overtaken: this one
+                // must leave the arc a headway before each of them does.
+                let behind = table
+                    .arc_passes(arc)
+                    .iter()
+                    .filter(|p| p.vehicle != req.vehicle && p.enter >= enter)
+                    .map(|p| p.exit.saturating_sub(h))
+                    .min()
+                    .unwrap_or(NEVER);
                 let may_wait = map.node(v).kind.may_wait();
                 let ws = windows(s, table, map, v).to_vec();
                 let hv = heuristic(&s.rest_h, v, 0);
                 for (wi, &(a, b)) in ws.iter().enumerate() {
                     let t = earliest.max(ahead).max(a);
-                    if t.saturating_add(h) > b {
+                    if t.saturating_add(h) > b || t > behind {
                         continue;
                     }
                     let mut seed = |stopped: bool| {
@@ -393,7 +404,15 @@ impl Planner {
             }
             // Moves along each arc.
             let load = req.loads[stage as usize];
-            let t_max = if stopped { we.saturating_sub(h) } else { t };
+            // Waiting happens only where vehicles may wait, except where the
+            // plan starts: a vehicle already stopped on the bridge waits there
+            // until the way ahead is free.
+            let may_wait_here = map.node(u).kind.may_wait() || label.parent == NO_PARENT;
+            let t_max = if stopped && may_wait_here {
+                we.saturating_sub(h)
+            } else {
+                t
+            };
             for &a in map.out_arcs(u) {
                 let v = map.arc(a).to;
                 let may_wait = map.node(v).kind.may_wait();

@@ -527,6 +527,53 @@ pub fn repair(
             was_moving.insert(v);
         }
     }
+    // Vehicles stopped on one arc leave it in the order they entered, a
+    // headway apart: a follower's earliest arrival is pushed behind its
+    // leader's, so that neither has to wait for the other forever.
+    let mut on_arcs: BTreeMap<borderlane_model::ArcIx, Vec<(Ms, VehicleId)>> = BTreeMap::new();
+    for (&v, start) in &starts {
+        if let Start::OnArc { arc, enter, .. } = *start {
+            on_arcs.entry(arc).or_default().push((enter, v));
+        }
+    }
+    for (_, mut queue) in on_arcs.into_iter().filter(|(_, q)| q.len() > 1) {
+        queue.sort();
+        let mut previous: Option<Ms> = None;
+        for (_, v) in queue {
+            let Some(Start::OnArc {
+                arc,
+                enter,
+                earliest,
+            }) = starts.get(&v).copied()
+            else {
+                continue;
+            };
+            let earliest = match previous {
+                Some(p) => earliest.max(p + ctx.settings.rules.headway_ms),
+                None => earliest,
+            };
+            previous = Some(earliest);
+            let start = Start::OnArc {
+                arc,
+                enter,
+                earliest,
+            };
+            starts.insert(v, start);
+            let status_broken = ctx
+                .registry
+                .by_id
+                .get(&v)
+                .and_then(|e| vehicles.get(*e).ok())
+                .is_some_and(|(_, s, ..)| s.broken || s.link_lost || lane.paused);
+            ctx.planning.table.release(v);
+            let pin = if status_broken {
+                pin_plan(v, start, ctx.map)
+            } else {
+                short_pin(v, start, ctx.now + short, ctx.map)
+            };
+            ctx.planning.table.reserve(ctx.map, &pin);
+        }
+    }
     // Leaders first: the least static time left to rest, ties by id.
     let mut order: Vec<(Ms, VehicleId)> = set
         .iter()
@@ -736,18 +783,22 @@ pub fn plan_vehicle(
         places(ctx.map, rest_side, &[NodeKind::Charger])
     } else {
         let mut r = places(ctx.map, rest_side, &[NodeKind::Parking]);
-        // Where the vehicle stands is a fine place to rest if it is a place.
-        if ctx.map.node(here).kind.is_place() && job.is_none() {
+        // Where the vehicle stands is a fine place to rest if it is a place
+        // other than a yard slot, which the cranes need free.
+        let kind = ctx.map.node(here).kind;
+        if kind.is_place() && kind != NodeKind::YardSlot && job.is_none() {
             r.insert(0, here);
-        }
-        if let Some(job) = job
-            && let Some(d) = job.drop
-        {
-            r.push(d);
         }
         r
     };
-    let req = Request {
+    // Yard slots are the last resort for a rest: the drop slot after a job,
+    // or the slot the vehicle stands on.
+    let fallback = match job.and_then(|j| j.drop) {
+        Some(d) => Some(d),
+        None if ctx.map.node(here).kind == NodeKind::YardSlot && !charge => Some(here),
+        None => None,
+    };
+    let mut req = Request {
         vehicle: veh.id,
         start,
         goals,
@@ -755,7 +806,13 @@ pub fn plan_vehicle(
         loads,
     };
     ctx.planning.table.release(veh.id);
-    let result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    let mut result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    if result.is_err()
+        && let Some(f) = fallback
+    {
+        req.rest.push(f);
+        result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    }
     match result {
         Ok(planned) => {
             ctx.stats.plans += 1;
@@ -947,6 +1004,11 @@ pub fn dispatch_jobs(
         let (_, node, _) = idle[vi];
         let (p, d, _, e) = queued[jj];
         let pickup = jobs.get(e).map(|j| j.pickup).unwrap_or(node);
+        // A vehicle resting on the pickup slot itself takes that job: no
+        // other vehicle could reach the slot while it stands there.
+        if node == pickup {
+            return -UNREACHABLE / 4;
+        }
         let t = planning.planner.static_time(node, pickup);
         if t == NEVER {
             return UNREACHABLE;
@@ -1004,6 +1066,8 @@ pub fn dispatch_jobs(
             })
             .min_by_key(|&n| (planning.planner.static_time(pickup, n), n))
         else {
+            // Every slot on the far side is promised or occupied: wait.
+            job.not_before = now + cfg.retry_ms;
             continue;
         };
         let mut stops = vec![JobStop {
@@ -1082,6 +1146,92 @@ fn places_of(map: &LaneMap, side: Side, kind: NodeKind) -> Vec<NodeIx> {
     map.node_ixs()
         .filter(|&n| map.node(n).kind == kind && map.node(n).side == Some(side))
         .collect()
+}
+
+/// Moves idle vehicles off yard slots to free parking places, so the cranes'
+/// slots stay free for pick-ups and drops. A vehicle on a slot that a queued
+/// job picks from stays: it will take that job.
+#[allow(clippy::too_many_arguments)]
+pub fn clear_yard_slots(
+    now: Res<Now>,
+    map: Res<MapRes>,
+    settings: Res<Settings>,
+    lane: Res<Lane>,
+    mut planning: ResMut<Planning>,
+    mut registry: ResMut<Registry>,
+    mut out: ResMut<Outbox>,
+    mut stats: ResMut<Stats>,
+    mut vehicles: Query<VehicleItem>,
+    jobs: Query<&Job>,
+) {
+    if lane.paused {
+        return;
+    }
+    let now = now.0;
+    let map = &*map.0;
+    let wanted: BTreeSet<NodeIx> = jobs
+        .iter()
+        .filter(|j| j.vehicle.is_none())
+        .map(|j| j.pickup)
+        .collect();
+    let mut rests: BTreeSet<NodeIx> = BTreeSet::new();
+    for (_, _, m, _) in vehicles.iter() {
+        if let Some(n) = rest_node(m) {
+            rests.insert(n);
+        }
+    }
+    let mut movers: Vec<(VehicleId, Side)> = vehicles
+        .iter()
+        .filter(|(_, s, m, t)| {
+            t.job.is_none()
+                && !t.charging
+                && !s.broken
+                && !s.link_lost
+                && at_rest(m, now)
+                && t.clear_after <= now
+        })
+        .filter_map(|(v, _, m, _)| {
+            let n = rest_node(m)?;
+            let node = map.node(n);
+            (node.kind == NodeKind::YardSlot && !wanted.contains(&n))
+                .then(|| (v.id, map.side_of(n)))
+        })
+        .collect();
+    movers.sort();
+    for (v, side) in movers {
+        let free = [side, side.other()]
+            .into_iter()
+            .flat_map(|s| places(map, s, &[NodeKind::Parking]))
+            .any(|p| !rests.contains(&p));
+        if !free {
+            continue;
+        }
+        let Some(&e) = registry.by_id.get(&v) else {
+            continue;
+        };
+        let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
+            continue;
+        };
+        let mut ctx = PlanCtx {
+            now,
+            map,
+            settings: &settings.0,
+            planning: &mut planning,
+            registry: &mut registry,
+            out: &mut out,
+            stats: &mut stats,
+        };
+        let here = rest_node(&motion);
+        if plan_vehicle(&mut ctx, &lane, veh, &status, &mut motion, &mut task, &jobs)
+            && let Some(n) = rest_node(&motion)
+        {
+            rests.insert(n);
+        }
+        if rest_node(&motion) == here {
+            // It could not move now; it tries again later, not every tick.
+            task.clear_after = now + settings.0.retry_ms;
+        }
+    }
 }
 
 /// Whether the vehicle stands still at the end of its plan, or pinned at a

@@ -63,6 +63,8 @@ pub struct ActivePlan {
 pub struct Task {
     pub job: Option<u64>,
     pub charging: bool,
+    /// Not moved off a yard slot again before this time.
+    pub clear_after: Ms,
 }
 
 /// A container to move.

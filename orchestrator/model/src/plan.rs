@@ -19,11 +19,16 @@
 //! * **Zone.** At every instant, the number of distinct vehicles occupying
 //!   some member node of a zone is at most the zone's capacity.
 //! * **Kinematics.** No arc is traversed faster than its speed limit allows.
+//! * **Waiting.** A vehicle waits only at nodes where vehicles may wait
+//!   ([`NodeKind::may_wait`]: never on the bridge), except at the first step
+//!   of a plan that starts standing there (stopped on the bridge by a fault
+//!   ahead), which it leaves as soon as the way is free.
 //! * **Rest.** A plan ends at a place where the vehicle may wait indefinitely
 //!   (its last step has `depart == NEVER` at a [`NodeKind::is_place`] node), so
 //!   vehicles that wait never block one another in a cycle.
 //!
 //! [`NodeKind::is_place`]: crate::map::NodeKind::is_place
+//! [`NodeKind::may_wait`]: crate::map::NodeKind::may_wait
 
 use serde::{Deserialize, Serialize};
 

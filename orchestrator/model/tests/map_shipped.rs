@@ -129,7 +129,7 @@ fn yards_have_the_places_the_dispatcher_expects() {
                 .count()
         };
         assert!(count(NodeKind::YardSlot) >= 10, "{side}");
-        assert_eq!(count(NodeKind::Parking), 20, "{side}");
+        assert_eq!(count(NodeKind::Parking), 31, "{side}");
         assert_eq!(count(NodeKind::Charger), 3, "{side}");
         assert_eq!(count(NodeKind::Gate), 2, "{side}");
         assert_eq!(count(NodeKind::StopLine), 1, "{side}");

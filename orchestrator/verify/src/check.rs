@@ -399,8 +399,13 @@ impl<'m> Verifier<'m> {
                     ),
                 );
             }
+            // A plan may start standing where vehicles may not wait (a
+            // vehicle stopped on the bridge by a fault ahead): that is where
+            // it is, not a wait the plan chose.
+            let starts_here = i == 0;
             if let Some(node) = node
                 && !open_end
+                && !starts_here
                 && !node.kind.may_wait()
                 && (s.stops || s.depart != s.arrive)
             {
