@@ -221,8 +221,10 @@ impl Harness {
                 };
             }
             Command::Pause { vehicle } => {
+                let now = self.now;
                 if let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) {
                     v.paused = true;
+                    stop_trace(&mut v.trace, now);
                 }
             }
             Command::Resume { .. } => {}
@@ -411,6 +413,25 @@ fn resolve(map: &LaneMap, s: &CommandStep) -> Resolved {
             .action
             .as_ref()
             .map(|a| (a.id, a.kind.clone(), a.duration_ms)),
+    }
+}
+
+/// Cuts what the vehicle will do at `now`: it stops where it is, at a node
+/// or on the arc it has entered (a vehicle due to leave a node exactly now
+/// is still at the node).
+fn stop_trace(trace: &mut Vec<Step>, now: Ms) {
+    let Some(i) = trace.iter().rposition(|s| s.enter < now || s.arc.is_none()) else {
+        return;
+    };
+    trace.truncate(i + 1);
+    let s = &mut trace[i];
+    if s.arrive <= now {
+        s.depart = NEVER;
+        s.stops = true;
+    } else {
+        s.arrive = NEVER;
+        s.depart = NEVER;
+        s.stops = true;
     }
 }
 

@@ -9,4 +9,4 @@
 
 mod harness;
 
-pub use harness::{Harness, LogLine};
+pub use harness::{Harness, LogEntry, LogLine};

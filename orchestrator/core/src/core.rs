@@ -58,7 +58,7 @@ pub struct Snapshot {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VehicleView {
     pub vehicle: String,
-    /// One of driving, idle, charging, held, broken, link_lost.
+    /// One of driving, idle, charging, held, paused, broken, link_lost.
     pub state: String,
     /// The node it is at, or driving towards.
     pub node: String,
@@ -291,6 +291,7 @@ impl Core {
     pub fn snapshot(&mut self) -> Snapshot {
         let map = Shared::clone(&self.world.resource::<MapRes>().0);
         let now = self.now();
+        let paused = self.world.resource::<Lane>().paused;
         let mut vehicles: Vec<(VehicleId, VehicleView)> = self
             .world
             .query::<(&Vehicle, &Status, &Motion, &Task)>()
@@ -300,6 +301,8 @@ impl Core {
                     "broken"
                 } else if s.link_lost {
                     "link_lost"
+                } else if m.pinned.is_some() && m.active.is_none() && paused {
+                    "paused"
                 } else if m.pinned.is_some() && m.active.is_none() {
                     "held"
                 } else if m

@@ -276,6 +276,8 @@ fn on_operator(
                     planning.table.release(v.id);
                     planning.table.reserve(map, &pin);
                     motion.pinned = Some(pin);
+                    // The plan is void while the lane stands; resume repairs it.
+                    motion.active = None;
                     out.0.push_back(Output::Command(Command::Pause {
                         vehicle: v.serial.clone(),
                     }));
