@@ -8,5 +8,7 @@
 //! vehicle did, for the independent verifier.
 
 mod harness;
+pub mod run;
+pub mod scenario;
 
 pub use harness::{Harness, LogEntry, LogLine};

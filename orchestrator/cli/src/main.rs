@@ -2,13 +2,14 @@
 //!
 //! Each subcommand lives in its own module and returns the process exit
 //! code; `main` only parses the arguments and dispatches. Later subcommands
-//! (sim, serve, demo, replay) are added as further variants of [`Command`].
+//! (serve, demo, replay) are added as further variants of [`Command`].
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod map_cmd;
+mod sim_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,12 +26,15 @@ struct Cli {
 enum Command {
     /// Work with lane maps.
     Map(map_cmd::MapArgs),
+    /// Run scenarios in the simulator.
+    Sim(sim_cmd::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Map(args) => map_cmd::run(args),
+        Command::Sim(args) => sim_cmd::run(args),
     }
 }
 
@@ -49,5 +53,27 @@ mod tests {
         let cli = Cli::try_parse_from(["borderlane", "map", "check", "x.geojson"]);
         assert!(cli.is_ok(), "{cli:?}");
         assert!(Cli::try_parse_from(["borderlane", "map", "check"]).is_err());
+    }
+
+    #[test]
+    fn sim_run_parses() {
+        let cli = Cli::try_parse_from([
+            "borderlane",
+            "sim",
+            "run",
+            "s.toml",
+            "--seed",
+            "7",
+            "--days",
+            "2",
+            "--out",
+            "o",
+            "--events",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
+        assert!(
+            Cli::try_parse_from(["borderlane", "sim", "run", "s.toml", "--days", "0"]).is_err()
+        );
+        assert!(Cli::try_parse_from(["borderlane", "sim", "run", "s.toml", "--events"]).is_err());
     }
 }
