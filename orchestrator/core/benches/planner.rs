@@ -1,12 +1,15 @@
 //! Planner and repair benchmarks on the Bac Luan II map.
 //!
-//! * `plan_one/{50,200,1000}`: one vehicle planned end to end (VN parking,
-//!   pick at a VN yard slot, drop at a CN yard slot, rest at CN parking)
-//!   against a reservation table holding about N reservations, built from
-//!   other vehicles' trips planned and reserved with the same planner.
-//! * `repair_bridge_breakdown_60`: a core with 60 vehicles and 60 jobs in
-//!   flight; one vehicle on the bridge reports a breakdown, and the core
-//!   handles that report, repairing every affected plan.
+//! * `plan_one/{0,50,200,1000}`: one vehicle planned end to end (VN
+//!   parking, pick at a VN yard slot, drop at a CN yard slot, rest at CN
+//!   parking) against a reservation table holding about N reservations,
+//!   built from other vehicles' trips planned and reserved with the same
+//!   planner (0 is an empty table, for a baseline).
+//! * `repair_bridge_breakdown_60`: a core with a 60-vehicle fleet and 60
+//!   jobs queued, run with simulated vehicles that follow their plans to the
+//!   moment the most vehicles are on the bridge; then the leader on the
+//!   busier bridge lane reports a breakdown, and the timed part is the
+//!   core handling that one report, repairing every affected plan.
 //!
 //! See BENCHMARKS.md at the workspace root for how to run them and the
 //! figures measured.
@@ -96,11 +99,12 @@ const GAP_MS: Ms = 30_000;
 /// Builds the table from background trips that alternate VN→CN and CN→VN,
 /// one every `GAP_MS`, each from its own parking place and through its own
 /// pair of yard slots, planned one after another with the same planner and
-/// reserved. A whole trip holds about 190 reservations, so the last one is
-/// taken partly driven: only the rest of its plan is in the table (as after
-/// the core prunes what is past), just enough to reach `target`. The
-/// measured vehicle starts from a VN parking place no background trip uses
-/// or rests at, in the middle of the background departures.
+/// reserved. A whole trip holds a couple of hundred reservations, so the
+/// last one is taken partly driven: only the rest of its plan is in the
+/// table (as after the core prunes what is past), just enough to reach
+/// `target`. The measured vehicle starts from a VN parking place no
+/// background trip uses or rests at, in the middle of the background
+/// departures.
 fn plan_one_setup(map: &Arc<LaneMap>, target: usize) -> PlanOne {
     let headway = SafetyRules::default().headway_ms;
     let mut planner = Planner::new(Arc::clone(map), &VehicleProfile::default(), headway);
@@ -186,7 +190,8 @@ fn bench_plan_one(c: &mut Criterion) {
         .sample_size(50)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    for target in [50usize, 200, 1000] {
+    // 0 is a baseline: the same request against an empty table.
+    for target in [0usize, 50, 200, 1000] {
         let mut f = plan_one_setup(&map, target);
         let planned = f
             .planner
@@ -515,16 +520,8 @@ fn probe(map: &Arc<LaneMap>) -> Script {
             while second < next {
                 let crowd = on_bridge(map, &plans, second);
                 if !crowd.is_empty() && best.as_ref().is_none_or(|b| crowd.len() > b.on_bridge) {
-                    let northbound = |b: &OnBridge| {
-                        let to = map
-                            .arc(
-                                plans[b.vehicle.0 as usize].steps[b.step + 1]
-                                    .arc
-                                    .expect("an arc"),
-                            )
-                            .to;
-                        map.node(to).id.ends_with("_NB")
-                    };
+                    // The map names the lanes' nodes ..._NB and ..._SB.
+                    let northbound = |b: &OnBridge| map.node(b.node).id.ends_with("_NB");
                     let nb = crowd.iter().filter(|b| northbound(b)).count();
                     let lane_nb = 2 * nb >= crowd.len();
                     let victim = crowd
@@ -626,9 +623,11 @@ fn bench_repair(c: &mut Criterion) {
         "the replayed core puts the broken vehicle on the bridge too"
     );
     let reservations = b.core.reservations();
+    let stats_before = b.core.stats();
     let t2 = Instant::now();
     b.core.handle(b.now, Input::State(b.report.clone()));
     let once = t2.elapsed();
+    let stats_after = b.core.stats();
     let (mut repaired, mut held, mut committed) = (Vec::new(), 0, 0);
     let mut drives: BTreeMap<String, usize> = BTreeMap::new();
     while let Some(out) = b.core.poll_output() {
@@ -642,12 +641,26 @@ fn bench_repair(c: &mut Criterion) {
             _ => {}
         }
     }
+    // For scale: the same vehicle's report at the same moment without the
+    // breakdown (one ordinary step of the core: no repair), median of 9.
+    let mut plain: Vec<Duration> = (0..9)
+        .map(|_| {
+            let mut b = busy(&map, &script);
+            let mut report = b.report.clone();
+            report.broken = false;
+            let t = Instant::now();
+            b.core.handle(b.now, Input::State(report));
+            t.elapsed()
+        })
+        .collect();
+    plain.sort();
     eprintln!(
         "repair_bridge_breakdown_60: {} breaks down at {} (plan step {}) at t = {:.0} s, with \
          {} vehicles on the bridge, {} of {FLEET} on the move, {} reservations; the handle \
          repaired {} vehicle(s) (Event::Repaired) and held {} where they stand \
-         (Event::VehicleHeld), with {} Drive commands to {} vehicles and {} PlanCommitted; \
-         one run took {:.2?} (setup {:.2?}, probe {:.2?})",
+         (Event::VehicleHeld), with {} Drive commands to {} vehicles and {} PlanCommitted, \
+         after {} successful and {} failed plan attempts; one run took {:.2?} (setup {:.2?}, probe {:.2?}); the same report without the \
+         breakdown takes {:.2?} (median of 9)",
         b.report.vehicle,
         b.report.last_node,
         script.victim.step,
@@ -660,9 +673,12 @@ fn bench_repair(c: &mut Criterion) {
         drives.values().sum::<usize>(),
         drives.len(),
         committed,
+        stats_after.plans - stats_before.plans,
+        stats_after.plan_failures - stats_before.plan_failures,
         once,
         setup_time,
         probe_time,
+        plain[plain.len() / 2],
     );
 
     c.bench_function("repair_bridge_breakdown_60", |bencher| {

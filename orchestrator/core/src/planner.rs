@@ -15,8 +15,7 @@
 //! where a vehicle may wait, never on the bridge.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc as Shared;
 
 use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, Step, TimedPlan, VehicleId, ZoneIx};
@@ -91,7 +90,9 @@ impl std::fmt::Display for PlanError {
     }
 }
 
-type FixedHasher = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+/// The labels' best arrivals are looked up, never iterated, so hash order
+/// cannot reach an output; FxHash is deterministic and fast on small keys.
+type BestMap = rustc_hash::FxHashMap<Key, Ms>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Key {
@@ -115,6 +116,9 @@ struct Label {
 
 const NO_PARENT: u32 = u32::MAX;
 
+/// The stops (alternatives and dwell) and rest places of a request.
+type HeuristicKey = (Vec<(Vec<NodeIx>, Ms)>, Vec<NodeIx>);
+
 /// Scratch space reused between searches, so a plan allocates little.
 #[derive(Debug, Default)]
 struct Scratch {
@@ -122,11 +126,11 @@ struct Scratch {
     windows: Vec<(u32, Vec<(Ms, Ms)>)>,
     zone_full: Vec<(u32, Vec<(Ms, Ms)>)>,
     labels: Vec<Label>,
-    best: HashMap<Key, Ms, FixedHasher>,
+    best: BestMap,
     open: BinaryHeap<Reverse<(Ms, u32)>>,
     forbidden: Vec<(i64, i64)>,
+    is_rest: Vec<bool>,
     blocked: Vec<(Ms, Ms)>,
-    rest_h: Vec<Ms>,
 }
 
 /// The planner: static data about the map and vehicle, plus scratch space.
@@ -139,6 +143,8 @@ pub struct Planner {
     /// ignoring other vehicles. `NEVER` if unreachable.
     to: Vec<Vec<Ms>>,
     scratch: Scratch,
+    /// Heuristic tables by request shape.
+    heuristics: BTreeMap<HeuristicKey, Shared<[Ms]>>,
     /// Labels expanded by the last search (for benchmarks and tests).
     pub last_expansions: usize,
     /// A bound on labels per search, so a pathological request cannot stall
@@ -172,6 +178,7 @@ impl Planner {
             headway,
             to,
             scratch: Scratch::default(),
+            heuristics: BTreeMap::new(),
             last_expansions: 0,
             max_labels: 400_000,
         }
@@ -209,6 +216,7 @@ impl Planner {
             return Err(PlanError::NoPlan);
         }
 
+        let stage_h = self.stage_heuristic(req);
         let s = &mut self.scratch;
         s.stamp = s.stamp.wrapping_add(1);
         if s.stamp == 0 {
@@ -219,42 +227,19 @@ impl Planner {
         s.windows.resize_with(map.nodes.len(), Default::default);
         s.zone_full.resize_with(map.zones.len(), Default::default);
         s.labels.clear();
+        s.is_rest.clear();
+        s.is_rest.resize(map.nodes.len(), false);
+        for r in &req.rest {
+            s.is_rest[r.ix()] = true;
+        }
         s.best.clear();
         s.open.clear();
 
         // The heuristic, exact for an empty lane: `stage_h[k][n]` is the least
         // static time from `n` through every remaining stop and dwell to rest.
         let n = map.nodes.len();
-        let k_max = req.goals.len();
-        s.rest_h.clear();
-        s.rest_h.resize(n * (k_max + 1), NEVER);
-        for node in map.node_ixs() {
-            s.rest_h[k_max * n + node.ix()] = req
-                .rest
-                .iter()
-                .map(|r| self.to[r.ix()][node.ix()])
-                .min()
-                .unwrap_or(NEVER);
-        }
-        for k in (0..k_max).rev() {
-            let goal = &req.goals[k];
-            for node in map.node_ixs() {
-                let best = goal
-                    .nodes
-                    .iter()
-                    .map(|g| {
-                        self.to[g.ix()][node.ix()]
-                            .saturating_add(goal.dwell)
-                            .saturating_add(s.rest_h[(k + 1) * n + g.ix()])
-                    })
-                    .min()
-                    .unwrap_or(NEVER);
-                s.rest_h[k * n + node.ix()] = best;
-            }
-        }
-        let heuristic = |stage_h: &[Ms], node: NodeIx, stage: u16| -> Ms {
-            stage_h[stage as usize * n + node.ix()]
-        };
+        let heuristic =
+            |node: NodeIx, stage: u16| -> Ms { stage_h[stage as usize * n + node.ix()] };
 
         // Seed the search.
         match req.start {
@@ -286,7 +271,7 @@ impl Planner {
                         dwell: false,
                         parent: NO_PARENT,
                     },
-                    heuristic(&s.rest_h, node, 0),
+                    heuristic(node, 0),
                 );
             }
             Start::OnArc {
@@ -314,7 +299,7 @@ impl Planner {
                     .unwrap_or(NEVER);
                 let may_wait = map.node(v).kind.may_wait();
                 let ws = windows(s, table, map, v).to_vec();
-                let hv = heuristic(&s.rest_h, v, 0);
+                let hv = heuristic(v, 0);
                 for (wi, &(a, b)) in ws.iter().enumerate() {
                     let t = earliest.max(ahead).max(a);
                     if t.saturating_add(h) > b || t > behind {
@@ -371,7 +356,7 @@ impl Planner {
             let (_, we) = s.windows[u.ix()].1[wi as usize];
             let t = label.arrive;
 
-            if stage == n_stages && stopped && we == NEVER && req.rest.contains(&u) {
+            if stage == n_stages && stopped && we == NEVER && s.is_rest[u.ix()] {
                 break Some(li);
             }
             // A stop at the current goal.
@@ -387,7 +372,7 @@ impl Planner {
                         stage: stage + 1,
                         stopped: true,
                     };
-                    let hv = heuristic(&s.rest_h, u, stage + 1);
+                    let hv = heuristic(u, stage + 1);
                     relax(
                         s,
                         Label {
@@ -452,7 +437,7 @@ impl Planner {
                             stage,
                             stopped: to_stop,
                         };
-                        let hv = heuristic(&s.rest_h, v, stage);
+                        let hv = heuristic(v, stage);
                         relax(
                             s,
                             Label {
@@ -474,6 +459,57 @@ impl Planner {
             return Err(PlanError::NoPlan);
         };
         Ok(self.reconstruct(end, req))
+    }
+
+    /// The heuristic table of a request, exact for an empty lane:
+    /// `table[k * n + node]` is the least static time from `node` through
+    /// every stop from the `k`-th on, with its dwell, to a rest place.
+    /// Requests repeat (the same slots, customs and parking), so tables are
+    /// kept, up to a bound.
+    fn stage_heuristic(&mut self, req: &Request) -> Shared<[Ms]> {
+        let key: HeuristicKey = (
+            req.goals
+                .iter()
+                .map(|g| (g.nodes.clone(), g.dwell))
+                .collect(),
+            req.rest.clone(),
+        );
+        if let Some(t) = self.heuristics.get(&key) {
+            return Shared::clone(t);
+        }
+        let map = &*self.map;
+        let n = map.nodes.len();
+        let k_max = req.goals.len();
+        let mut table = vec![NEVER; n * (k_max + 1)];
+        for node in map.node_ixs() {
+            table[k_max * n + node.ix()] = req
+                .rest
+                .iter()
+                .map(|r| self.to[r.ix()][node.ix()])
+                .min()
+                .unwrap_or(NEVER);
+        }
+        for k in (0..k_max).rev() {
+            let goal = &req.goals[k];
+            for node in map.node_ixs() {
+                table[k * n + node.ix()] = goal
+                    .nodes
+                    .iter()
+                    .map(|g| {
+                        self.to[g.ix()][node.ix()]
+                            .saturating_add(goal.dwell)
+                            .saturating_add(table[(k + 1) * n + g.ix()])
+                    })
+                    .min()
+                    .unwrap_or(NEVER);
+            }
+        }
+        let table: Shared<[Ms]> = table.into();
+        if self.heuristics.len() >= 4096 {
+            self.heuristics.clear();
+        }
+        self.heuristics.insert(key, Shared::clone(&table));
+        table
     }
 
     /// A quick test that rules out most hopeless requests before the timed
