@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::system::SystemParam;
 use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, VehicleId};
 use pathfinding::prelude::{Matrix, kuhn_munkres_min};
 
@@ -394,40 +395,21 @@ pub fn advance_jobs(
 
 /// Repairs the plans of flagged vehicles, and of every vehicle whose plan
 /// would conflict with where those vehicles must stay.
-#[allow(clippy::too_many_arguments)]
 pub fn repair_plans(
-    now: Res<Now>,
-    map: Res<MapRes>,
-    settings: Res<Settings>,
-    lane: Res<Lane>,
+    mut p: PlanParams,
     mut pending: ResMut<Pending>,
-    mut planning: ResMut<Planning>,
-    mut registry: ResMut<Registry>,
-    mut out: ResMut<Outbox>,
-    mut stats: ResMut<Stats>,
     mut vehicles: Query<VehicleItem>,
     jobs: Query<&Job>,
 ) {
     if pending.repair.is_empty() {
         return;
     }
-    let now = now.0;
-    let map = &*map.0;
     let seeds = std::mem::take(&mut pending.repair);
     let cause = seeds.values().next().cloned().unwrap_or_default();
-    stats.repairs += 1;
-    let mut ctx = PlanCtx {
-        now,
-        map,
-        settings: &settings.0,
-        planning: &mut planning,
-        registry: &mut registry,
-        out: &mut out,
-        stats: &mut stats,
-    };
+    let mut ctx = p.ctx();
+    ctx.stats.repairs += 1;
     let repaired = repair(
         &mut ctx,
-        &lane,
         seeds.keys().copied().collect(),
         &mut vehicles,
         &jobs,
@@ -454,10 +436,39 @@ pub struct PlanCtx<'a> {
     pub now: Ms,
     pub map: &'a LaneMap,
     pub settings: &'a crate::config::CoreConfig,
+    pub lane: &'a Lane,
     pub planning: &'a mut Planning,
     pub registry: &'a mut Registry,
     pub out: &'a mut Outbox,
     pub stats: &'a mut Stats,
+}
+
+/// The resources the planning systems share, as one system parameter.
+#[derive(SystemParam)]
+pub struct PlanParams<'w> {
+    now: Res<'w, Now>,
+    map: Res<'w, MapRes>,
+    settings: Res<'w, Settings>,
+    lane: Res<'w, Lane>,
+    planning: ResMut<'w, Planning>,
+    registry: ResMut<'w, Registry>,
+    out: ResMut<'w, Outbox>,
+    stats: ResMut<'w, Stats>,
+}
+
+impl PlanParams<'_> {
+    fn ctx(&mut self) -> PlanCtx<'_> {
+        PlanCtx {
+            now: self.now.0,
+            map: &self.map.0,
+            settings: &self.settings.0,
+            lane: &self.lane,
+            planning: &mut self.planning,
+            registry: &mut self.registry,
+            out: &mut self.out,
+            stats: &mut self.stats,
+        }
+    }
 }
 
 /// Repairs the plans of `seeds`, and of every vehicle whose plan would
@@ -473,7 +484,6 @@ pub struct PlanCtx<'a> {
 /// steps.
 pub fn repair(
     ctx: &mut PlanCtx,
-    lane: &Lane,
     seeds: BTreeSet<VehicleId>,
     vehicles: &mut Query<VehicleItem>,
     jobs: &Query<&Job>,
@@ -507,7 +517,7 @@ pub fn repair(
         ctx.planning.table.release(v);
         // A vehicle that cannot move (broken, its link lost, the lane
         // paused) is pinned for good at once; the others for a short while.
-        let immobile = status.broken || status.link_lost || lane.paused;
+        let immobile = status.broken || status.link_lost || ctx.lane.paused;
         let pin = if immobile {
             pin_plan(v, start, ctx.map)
         } else {
@@ -566,7 +576,7 @@ pub fn repair(
                 .by_id
                 .get(&v)
                 .and_then(|e| vehicles.get(*e).ok())
-                .is_some_and(|(_, s, ..)| s.broken || s.link_lost || lane.paused);
+                .is_some_and(|(_, s, ..)| s.broken || s.link_lost || ctx.lane.paused);
             ctx.planning.table.release(v);
             let pin = if status_broken {
                 pin_plan(v, start, ctx.map)
@@ -601,8 +611,7 @@ pub fn repair(
         let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
             continue;
         };
-        if attempts <= budget && plan_vehicle(ctx, lane, veh, &status, &mut motion, &mut task, jobs)
-        {
+        if attempts <= budget && plan_vehicle(ctx, veh, &status, &mut motion, &mut task, jobs) {
             planned.insert(v);
             stuck.remove(&v);
             continue;
@@ -731,17 +740,15 @@ fn time_left(ctx: &PlanCtx, start: Start) -> Ms {
 /// Plans one vehicle from where it is: its job's remaining stops, or a
 /// charger, or rest. Commits the plan and returns true, or leaves the
 /// vehicle pinned and returns false.
-#[allow(clippy::too_many_arguments)]
 pub fn plan_vehicle(
     ctx: &mut PlanCtx,
-    lane: &Lane,
     veh: &Vehicle,
     status: &Status,
     motion: &mut Motion,
     task: &mut Task,
     jobs: &Query<&Job>,
 ) -> bool {
-    if lane.paused || status.broken || status.link_lost {
+    if ctx.lane.paused || status.broken || status.link_lost {
         return false;
     }
     let start = settle(ctx, start_of(motion, status, ctx.now));
@@ -917,19 +924,17 @@ fn command_steps(
 
 /// Sends idle vehicles low on charge to a charger, and assigns queued jobs
 /// to idle vehicles with the Kuhn–Munkres algorithm on planned cost.
-#[allow(clippy::too_many_arguments)]
-pub fn dispatch_jobs(
-    now: Res<Now>,
-    map: Res<MapRes>,
-    settings: Res<Settings>,
-    lane: Res<Lane>,
-    mut planning: ResMut<Planning>,
-    mut registry: ResMut<Registry>,
-    mut out: ResMut<Outbox>,
-    mut stats: ResMut<Stats>,
-    mut vehicles: Query<VehicleItem>,
-    mut jobs: Query<&mut Job>,
-) {
+pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: Query<&mut Job>) {
+    let PlanParams {
+        now,
+        map,
+        settings,
+        lane,
+        mut planning,
+        mut registry,
+        mut out,
+        mut stats,
+    } = p;
     if lane.paused {
         return;
     }
@@ -940,9 +945,7 @@ pub fn dispatch_jobs(
     // Idle vehicles, by id.
     let mut idle: Vec<(VehicleId, NodeIx, f64)> = vehicles
         .iter()
-        .filter(|(_, s, m, t)| {
-            t.job.is_none() && !t.charging && !s.broken && !s.link_lost && at_rest(m, now)
-        })
+        .filter(|(_, s, m, t)| is_idle(s, m, t, now))
         .map(|(v, s, m, _)| (v.id, rest_node(m).unwrap_or(s.node), s.battery_pct))
         .collect();
     idle.sort_by_key(|(v, ..)| *v);
@@ -962,6 +965,7 @@ pub fn dispatch_jobs(
             now,
             map,
             settings: cfg,
+            lane: &lane,
             planning: &mut planning,
             registry: &mut registry,
             out: &mut out,
@@ -973,7 +977,7 @@ pub fn dispatch_jobs(
         task.charging = true;
         let mut lens = jobs.transmute_lens::<&Job>();
         let jq = lens.query();
-        if !plan_vehicle(&mut ctx, &lane, veh, &status, &mut motion, &mut task, &jq) {
+        if !plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jq) {
             // It stays where it rests and tries again later.
             motion.retry_at = Some(now + cfg.retry_ms);
         }
@@ -1043,11 +1047,7 @@ pub fn dispatch_jobs(
     // Drop slots already promised to a job, and slots with a vehicle resting
     // on them, are not handed out again.
     let mut taken: BTreeSet<NodeIx> = jobs.iter().filter_map(|j| j.drop).collect();
-    for (_, _, m, _) in vehicles.iter() {
-        if let Some(n) = rest_node(m) {
-            taken.insert(n);
-        }
-    }
+    taken.extend(rest_nodes(&vehicles));
     for (vi, jj) in pairs {
         let (v, _, _) = idle[vi];
         let (_, _, _, je) = queued[jj];
@@ -1116,6 +1116,7 @@ pub fn dispatch_jobs(
             now,
             map,
             settings: cfg,
+            lane: &lane,
             planning: &mut planning,
             registry: &mut registry,
             out: &mut out,
@@ -1123,7 +1124,7 @@ pub fn dispatch_jobs(
         };
         let mut lens = jobs.transmute_lens::<&Job>();
         let jq = lens.query();
-        if plan_vehicle(&mut ctx, &lane, veh, &status, &mut motion, &mut task, &jq) {
+        if plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jq) {
             taken.insert(drop);
             out.0.push_back(Output::Event(Event::JobAssigned {
                 job: job_id,
@@ -1153,19 +1154,17 @@ fn places_of(map: &LaneMap, side: Side, kind: NodeKind) -> Vec<NodeIx> {
 /// Moves idle vehicles off yard slots to free parking places, so the cranes'
 /// slots stay free for pick-ups and drops. A vehicle on a slot that a queued
 /// job picks from stays: it will take that job.
-#[allow(clippy::too_many_arguments)]
-pub fn clear_yard_slots(
-    now: Res<Now>,
-    map: Res<MapRes>,
-    settings: Res<Settings>,
-    lane: Res<Lane>,
-    mut planning: ResMut<Planning>,
-    mut registry: ResMut<Registry>,
-    mut out: ResMut<Outbox>,
-    mut stats: ResMut<Stats>,
-    mut vehicles: Query<VehicleItem>,
-    jobs: Query<&Job>,
-) {
+pub fn clear_yard_slots(p: PlanParams, mut vehicles: Query<VehicleItem>, jobs: Query<&Job>) {
+    let PlanParams {
+        now,
+        map,
+        settings,
+        lane,
+        mut planning,
+        mut registry,
+        mut out,
+        mut stats,
+    } = p;
     if lane.paused {
         return;
     }
@@ -1176,22 +1175,10 @@ pub fn clear_yard_slots(
         .filter(|j| j.vehicle.is_none())
         .map(|j| j.pickup)
         .collect();
-    let mut rests: BTreeSet<NodeIx> = BTreeSet::new();
-    for (_, _, m, _) in vehicles.iter() {
-        if let Some(n) = rest_node(m) {
-            rests.insert(n);
-        }
-    }
+    let mut rests = rest_nodes(&vehicles);
     let mut movers: Vec<(VehicleId, Side)> = vehicles
         .iter()
-        .filter(|(_, s, m, t)| {
-            t.job.is_none()
-                && !t.charging
-                && !s.broken
-                && !s.link_lost
-                && at_rest(m, now)
-                && t.clear_after <= now
-        })
+        .filter(|(_, s, m, t)| is_idle(s, m, t, now) && t.clear_after <= now)
         .filter_map(|(v, _, m, _)| {
             let n = rest_node(m)?;
             let node = map.node(n);
@@ -1218,13 +1205,14 @@ pub fn clear_yard_slots(
             now,
             map,
             settings: &settings.0,
+            lane: &lane,
             planning: &mut planning,
             registry: &mut registry,
             out: &mut out,
             stats: &mut stats,
         };
         let here = rest_node(&motion);
-        if plan_vehicle(&mut ctx, &lane, veh, &status, &mut motion, &mut task, &jobs)
+        if plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jobs)
             && let Some(n) = rest_node(&motion)
         {
             rests.insert(n);
@@ -1234,6 +1222,20 @@ pub fn clear_yard_slots(
             task.clear_after = now + settings.0.retry_ms;
         }
     }
+}
+
+/// Whether a vehicle is free for work: no job, not charging, not broken, its
+/// link up, and standing at rest.
+fn is_idle(s: &Status, m: &Motion, t: &Task, now: Ms) -> bool {
+    t.job.is_none() && !t.charging && !s.broken && !s.link_lost && at_rest(m, now)
+}
+
+/// The nodes where vehicles rest or will rest at the end of their plans.
+fn rest_nodes(vehicles: &Query<VehicleItem>) -> BTreeSet<NodeIx> {
+    vehicles
+        .iter()
+        .filter_map(|(_, _, m, _)| rest_node(m))
+        .collect()
 }
 
 /// Whether the vehicle stands still at the end of its plan, or pinned at a
@@ -1260,20 +1262,22 @@ fn rest_node(m: &Motion) -> Option<NodeIx> {
 
 /// Retries vehicles that wait without a plan: pinned ones, and those whose
 /// job could not be planned.
-#[allow(clippy::too_many_arguments)]
 pub fn retry_waiting(
-    now: Res<Now>,
-    map: Res<MapRes>,
-    settings: Res<Settings>,
-    lane: Res<Lane>,
+    p: PlanParams,
     mut pending: ResMut<Pending>,
-    mut planning: ResMut<Planning>,
-    mut registry: ResMut<Registry>,
-    mut out: ResMut<Outbox>,
-    mut stats: ResMut<Stats>,
     mut vehicles: Query<VehicleItem>,
     jobs: Query<&Job>,
 ) {
+    let PlanParams {
+        now,
+        map,
+        settings,
+        lane,
+        mut planning,
+        mut registry,
+        mut out,
+        mut stats,
+    } = p;
     if lane.paused {
         return;
     }
@@ -1297,18 +1301,13 @@ pub fn retry_waiting(
         now,
         map: &map.0,
         settings: &settings.0,
+        lane: &lane,
         planning: &mut planning,
         registry: &mut registry,
         out: &mut out,
         stats: &mut stats,
     };
-    repair(
-        &mut ctx,
-        &lane,
-        due.into_iter().collect(),
-        &mut vehicles,
-        &jobs,
-    );
+    repair(&mut ctx, due.into_iter().collect(), &mut vehicles, &jobs);
 }
 
 /// Forgets reservations that can no longer constrain anything.
