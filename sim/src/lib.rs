@@ -10,5 +10,6 @@
 mod harness;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 
 pub use harness::{Harness, LogEntry, LogLine};

@@ -30,6 +30,28 @@ enum SimAction {
     /// without new containers, and prints a summary. Exits with 3 if a
     /// safety invariant broke, 2 if the scenario is not valid.
     Run(RunArgs),
+    /// Runs a scenario over many seeds (and, optionally, several fleet
+    /// sizes) on every core of the machine, and prints a table of means
+    /// with 95 % confidence intervals: the tool for sizing the fleet.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// How many seeds to run for each fleet size.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    seeds: u64,
+    /// The first seed; the sweep runs this one and the next ones.
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
+    /// Fleet sizes to compare, comma-separated, instead of the scenario's.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=500))]
+    vehicles: Vec<u64>,
+    /// The number of days, instead of the scenario's.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    days: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +76,7 @@ struct RunArgs {
 pub fn run(args: SimArgs) -> ExitCode {
     match args.action {
         SimAction::Run(args) => run_scenario(&args),
+        SimAction::Sweep(args) => sweep(&args),
     }
 }
 
@@ -155,4 +178,115 @@ fn write_out(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+fn sweep(args: &SweepArgs) -> ExitCode {
+    let shown = args.scenario.display();
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e @ ScenarioError::Unreadable(_)) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_IO);
+        }
+        Err(e) => {
+            eprintln!("{shown}: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let days = args.days.unwrap_or(scenario.days);
+    let fleets: Vec<usize> = if args.vehicles.is_empty() {
+        vec![scenario.fleet.vehicles]
+    } else {
+        args.vehicles.iter().map(|&v| v as usize).collect()
+    };
+    // Every (fleet, seed) run is independent; threads take them in turn and
+    // the results go back into their slot, so the table does not depend on
+    // which thread ran what.
+    let runs: Vec<(usize, u64)> = fleets
+        .iter()
+        .flat_map(|&f| (0..args.seeds).map(move |i| (f, args.first_seed + i)))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(runs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Report, String>>>> =
+        runs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&(fleet, seed)) = runs.get(i) else {
+                        break;
+                    };
+                    let mut s = scenario.clone();
+                    s.fleet.vehicles = fleet;
+                    let r = borderlane_sim::run::run_scenario(&s, seed, days)
+                        .map_err(|e| e.to_string());
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let mut reports: Vec<Report> = Vec::with_capacity(runs.len());
+    for slot in results {
+        match slot.into_inner().ok().flatten() {
+            Some(Ok(r)) => reports.push(r),
+            Some(Err(e)) => {
+                eprintln!("{shown}: {e}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+            None => {
+                eprintln!("{shown}: a run did not finish");
+                return ExitCode::from(EXIT_IO);
+            }
+        }
+    }
+    print!("{}", sweep_table(&scenario.name, days, &fleets, &reports));
+    println!("{} runs on {threads} threads in {wall:.1} s", reports.len());
+    if reports.iter().any(Report::unsafe_run) {
+        eprintln!("{shown}: a safety invariant broke in at least one run");
+        return ExitCode::from(EXIT_UNSAFE);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The sweep's table: one row per fleet size, means over seeds with 95 %
+/// intervals.
+fn sweep_table(name: &str, days: u32, fleets: &[usize], reports: &[Report]) -> String {
+    use borderlane_sim::sweep::MeanCi;
+    let mut out = format!(
+        "sweep of {name}, {days} day(s), 95 % confidence intervals over seeds\n\
+         {:>8}  {:>5}  {:>18}  {:>18}  {:>18}  {:>9}  {:>10}\n",
+        "vehicles",
+        "runs",
+        "delivered/day",
+        "crossing p50 min",
+        "crossing p95 min",
+        "conflicts",
+        "unfinished"
+    );
+    for &fleet in fleets {
+        let rows: Vec<&Report> = reports.iter().filter(|r| r.vehicles == fleet).collect();
+        let of =
+            |f: &dyn Fn(&Report) -> f64| MeanCi::of(&rows.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let delivered = of(&|r| r.containers_delivered.total as f64 / f64::from(days));
+        let p50 = of(&|r| r.crossing_time_s.p50 / 60.0);
+        let p95 = of(&|r| r.crossing_time_s.p95 / 60.0);
+        let conflicts: usize = rows.iter().map(|r| r.conflicts).sum();
+        let unfinished: usize = rows.iter().map(|r| r.jobs_unfinished).sum();
+        out += &format!(
+            "{fleet:>8}  {:>5}  {:>18}  {:>18}  {:>18}  {conflicts:>9}  {unfinished:>10}\n",
+            rows.len(),
+            format!("{delivered:.1}"),
+            format!("{p50:.1}"),
+            format!("{p95:.1}"),
+        );
+    }
+    out
 }

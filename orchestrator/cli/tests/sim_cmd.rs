@@ -123,3 +123,51 @@ fn a_missing_scenario_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cannot read"));
 }
+
+fn sim_sweep(extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .args(["sim", "sweep"])
+        .arg(scenarios_dir().join("baseline_2026.toml"))
+        .args(extra)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn a_sweep_prints_one_row_per_fleet_size_and_repeats_itself() {
+    let args = ["--seeds", "2", "--vehicles", "3,6"];
+    let first = sim_sweep(&args);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let table = text(&first.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['3', '6']))
+        .collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows.iter()
+            .all(|r| r.split_whitespace().nth(1) == Some("2")),
+        "two runs each: {table}"
+    );
+    assert!(table.contains("±"), "{table}");
+    // The same sweep gives the same table; only the timing line differs.
+    let second = text(&sim_sweep(&args).stdout);
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.contains(" runs on "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&table), strip(&second));
+}
+
+#[test]
+fn a_sweep_rejects_a_zero_fleet() {
+    let out = sim_sweep(&["--seeds", "1", "--vehicles", "0"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("vehicles"),
+        "{}",
+        text(&out.stderr)
+    );
+}
