@@ -44,6 +44,12 @@ pub struct Report {
     pub containers_delivered: Delivered,
     /// From the core queueing a container to its delivery on the far side.
     pub crossing_time_s: Percentiles,
+    /// What one lane direction can carry, vehicles an hour: one vehicle per
+    /// minimum headway (the road-capacity rule `(length + gap) / speed +
+    /// reaction` is what sets the headway).
+    pub lane_capacity_per_hour: f64,
+    /// The most containers delivered in one clock hour, both ways.
+    pub peak_hour_throughput: usize,
     /// Breaches of the safety rules in the committed plans and in what the
     /// vehicles actually did.
     pub conflicts: usize,
@@ -107,6 +113,7 @@ impl Report {
             "scenario {} (seed {}, {} day{}, {} vehicles)\n\
              containers: {} requested, {} delivered ({} VN->CN, {} CN->VN), {} unfinished, {} lost\n\
              crossing time: p50 {}, p95 {}, p99 {}, max {}\n\
+             throughput: peak hour {} containers; lane capacity {:.0} vehicles/h each way\n\
              safety: {} conflicts, smallest headway {}\n\
              faults: {} breakdowns, {} plan repairs, {} plan failures, {} deadlocked vehicles\n\
              simulated {:.1} h in {:.1} s; event log sha256 {}\n",
@@ -125,6 +132,8 @@ impl Report {
             minutes(c.p95),
             minutes(c.p99),
             minutes(c.max),
+            self.peak_hour_throughput,
+            self.lane_capacity_per_hour,
             self.conflicts,
             headway,
             self.breakdowns,
@@ -402,6 +411,8 @@ pub fn run_with(
         containers_requested: requested,
         containers_delivered: tally.delivered,
         crossing_time_s: percentiles(&mut tally.crossing_ms),
+        lane_capacity_per_hour: 3_600_000.0 / rules.headway_ms as f64,
+        peak_hour_throughput: tally.per_hour.values().copied().max().unwrap_or(0),
         conflicts,
         trace_malformed: malformed,
         min_headway_s: trace.min_headway_ms.map(|ms| ms as f64 / SECOND),
@@ -429,6 +440,8 @@ struct Tally {
     queued: BTreeMap<String, Ms>,
     crossing_ms: Vec<Ms>,
     delivered: Delivered,
+    /// Deliveries by clock hour since the start.
+    per_hour: BTreeMap<Ms, usize>,
     /// Whether each vehicle last reported itself broken.
     broken: BTreeMap<String, bool>,
     breakdowns: usize,
@@ -468,6 +481,7 @@ impl Tally {
                         Side::Vn => self.delivered.cn_to_vn += 1,
                     }
                     self.delivered.total += 1;
+                    *self.per_hour.entry(line.t / 3_600_000).or_default() += 1;
                 }
                 _ => {}
             }
