@@ -110,3 +110,42 @@ fn debug_trace() {
         );
     }
 }
+
+#[test]
+fn a_breakdown_and_its_repair_are_reported_as_events() {
+    use borderlane_core::Event;
+    use borderlane_core::io::Output;
+    use borderlane_sim::LogEntry;
+    let map = map("bac_luan_ii.geojson");
+    let mut h = Harness::new(map.clone(), config(&map, 4)).unwrap();
+    h.schedule(0, Input::Job(job(&map, 0, Side::Vn, Channel::Green, 0)));
+    h.schedule_breakdown("igv-000", 0, 300_000);
+    h.schedule_breakdown("igv-001", 0, 300_000);
+    h.schedule_breakdown("igv-002", 0, 300_000);
+    h.schedule_breakdown("igv-003", 0, 300_000);
+    h.run_until(3_600_000);
+    let events: Vec<&Event> = h
+        .log()
+        .iter()
+        .filter_map(|l| match &l.entry {
+            LogEntry::Out {
+                output: Output::Event(e),
+            } => Some(e),
+            _ => None,
+        })
+        .collect();
+    let broken = events
+        .iter()
+        .filter(|e| matches!(e, Event::VehicleBroken { .. }))
+        .count();
+    let repaired = events
+        .iter()
+        .filter(|e| matches!(e, Event::VehicleRepaired { .. }))
+        .count();
+    assert_eq!(
+        broken, 1,
+        "only the vehicle that drove broke down: {events:?}"
+    );
+    assert_eq!(repaired, 1);
+    assert_eq!(h.core.open_jobs(), 0);
+}

@@ -45,6 +45,7 @@ pub fn ingest_inputs(
                 map,
                 &registry,
                 &mut pending,
+                &mut out,
                 &mut vehicles,
                 report,
                 settings.0.late_tolerance_ms,
@@ -77,6 +78,7 @@ fn on_report(
     map: &LaneMap,
     registry: &Registry,
     pending: &mut Pending,
+    out: &mut Outbox,
     vehicles: &mut Query<VehicleItem>,
     r: VehicleReport,
     tolerance: Ms,
@@ -117,10 +119,17 @@ fn on_report(
         pending
             .repair
             .insert(id, format!("{} broke down", r.vehicle));
+        out.0.push_back(Output::Event(Event::VehicleBroken {
+            vehicle: r.vehicle.clone(),
+            node: r.last_node.clone(),
+        }));
     } else if !r.broken && was_broken {
         pending
             .repair
             .insert(id, format!("{} was repaired", r.vehicle));
+        out.0.push_back(Output::Event(Event::VehicleRepaired {
+            vehicle: r.vehicle.clone(),
+        }));
         // Its place is about to be free: vehicles waiting for it retry now.
         pending.freed = true;
     } else if r.link_lost != was_lost {
