@@ -73,6 +73,7 @@ pub fn ingest_inputs(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn on_report(
     now: Ms,
     map: &LaneMap,
