@@ -82,16 +82,9 @@ pub fn run(args: SimArgs) -> ExitCode {
 
 fn run_scenario(args: &RunArgs) -> ExitCode {
     let shown = args.scenario.display();
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match load(&args.scenario) {
         Ok(s) => s,
-        Err(e @ ScenarioError::Unreadable(_)) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_IO);
-        }
-        Err(e) => {
-            eprintln!("{shown}: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     let seed = args.seed.unwrap_or(scenario.seed);
     let days = args.days.unwrap_or(scenario.days);
@@ -139,6 +132,21 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Reads a scenario, printing why it cannot be used: the exit code is 1 for
+/// a file that cannot be read and 2 for one that is not a valid scenario.
+fn load(path: &Path) -> Result<Scenario, ExitCode> {
+    Scenario::load(path).map_err(|e| match e {
+        ScenarioError::Unreadable(_) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_IO)
+        }
+        e => {
+            eprintln!("{}: {e}", path.display());
+            ExitCode::from(EXIT_INVALID)
+        }
+    })
+}
+
 /// A bar over the simulated minutes of the demand days, on a terminal only.
 fn progress_bar(days: u32) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
@@ -182,16 +190,9 @@ fn write_out(
 
 fn sweep(args: &SweepArgs) -> ExitCode {
     let shown = args.scenario.display();
-    let scenario = match Scenario::load(&args.scenario) {
+    let scenario = match load(&args.scenario) {
         Ok(s) => s,
-        Err(e @ ScenarioError::Unreadable(_)) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_IO);
-        }
-        Err(e) => {
-            eprintln!("{shown}: {e}");
-            return ExitCode::from(EXIT_INVALID);
-        }
+        Err(code) => return code,
     };
     let days = args.days.unwrap_or(scenario.days);
     let fleets: Vec<usize> = if args.vehicles.is_empty() {
