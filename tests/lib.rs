@@ -77,3 +77,13 @@ pub fn job(map: &LaneMap, i: usize, from: Side, channel: Channel, customs_ms: u6
         deadline: None,
     }
 }
+
+/// Asserts that the verifier finds nothing wrong with the core's committed
+/// plans nor with what the vehicles did.
+pub fn assert_safe(map: &LaneMap, h: &mut borderlane_sim::Harness) {
+    let v = borderlane_verify::Verifier::new(map, borderlane_model::SafetyRules::default());
+    let plans = v.check_plans(&h.core.plans());
+    assert!(plans.is_clean(), "plans: {plans}");
+    let trace = v.check_trace(&h.trace());
+    assert!(trace.is_clean(), "trace: {trace}");
+}

@@ -4,10 +4,9 @@
 
 use borderlane_core::io::{Channel, Command, OperatorCommand, Output};
 use borderlane_core::{Event, Input};
-use borderlane_model::{SafetyRules, Side};
+use borderlane_model::Side;
 use borderlane_sim::{Harness, LogLine};
 use borderlane_tests::*;
-use borderlane_verify::Verifier;
 
 const MIN: u64 = 60_000;
 
@@ -25,14 +24,6 @@ fn fleet_with_jobs(
         );
     }
     (map, h)
-}
-
-fn check(map: &borderlane_model::LaneMap, h: &mut Harness) {
-    let v = Verifier::new(map, SafetyRules::default());
-    let plans = v.check_plans(&h.core.plans());
-    assert!(plans.is_clean(), "{plans}");
-    let trace = v.check_trace(&h.trace());
-    assert!(trace.is_clean(), "{trace}");
 }
 
 fn outputs(log: &[LogLine]) -> Vec<(u64, &Output)> {
@@ -69,7 +60,7 @@ fn pause_stops_every_vehicle_and_resume_finishes_the_work() {
         snap.vehicles
     );
     h.run_until(6 * 60 * MIN);
-    check(&map, &mut h);
+    assert_safe(&map, &mut h);
     assert_eq!(h.core.open_jobs(), 0);
     assert!(h.log().iter().any(|l| matches!(
         &l.entry,
@@ -96,7 +87,7 @@ fn a_blocked_place_is_never_entered_until_unblocked() {
         }),
     );
     h.run_until(6 * 60 * MIN);
-    check(&map, &mut h);
+    assert_safe(&map, &mut h);
     // Nobody passed the border northbound while it was blocked.
     for plan in h.trace() {
         for s in &plan.steps {
