@@ -154,7 +154,7 @@ impl Core {
         world.insert_resource(Inbox::default());
         world.insert_resource(Outbox::default());
         world.insert_resource(MapRes(map));
-        world.insert_resource(Settings(config));
+        world.insert_resource(Settings(Shared::new(config)));
         world.insert_resource(Planning { planner, table });
         world.insert_resource(registry);
         world.insert_resource(Lane::default());

@@ -8,6 +8,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemParam;
 use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, VehicleId};
 use pathfinding::prelude::{Matrix, kuhn_munkres_min};
+use std::sync::Arc as Shared;
 
 use crate::io::{
     Action, ActionKind, Channel, Command, CommandStep, Event, Input, JobRequest, OperatorCommand,
@@ -934,23 +935,18 @@ fn command_steps(
 
 /// Sends idle vehicles low on charge to a charger, and assigns queued jobs
 /// to idle vehicles with the Kuhn–Munkres algorithm on planned cost.
-pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: Query<&mut Job>) {
-    let PlanParams {
-        now,
-        map,
-        settings,
-        lane,
-        mut planning,
-        mut registry,
-        mut out,
-        mut stats,
-    } = p;
-    if lane.paused {
+pub fn dispatch_jobs(
+    mut p: PlanParams,
+    mut vehicles: Query<VehicleItem>,
+    mut jobs: Query<&mut Job>,
+) {
+    if p.lane.paused {
         return;
     }
-    let now = now.0;
-    let map = &*map.0;
-    let cfg = &settings.0;
+    let now = p.now.0;
+    let map = Shared::clone(&p.map.0);
+    let map = &*map;
+    let cfg = Shared::clone(&p.settings.0);
 
     // Idle vehicles, by id.
     let mut idle: Vec<(VehicleId, NodeIx, f64)> = vehicles
@@ -968,19 +964,10 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
         .collect();
     idle.retain(|(_, _, b)| *b >= cfg.battery_low_pct);
     for v in low {
-        let Some(&e) = registry.by_id.get(&v) else {
+        let Some(&e) = p.registry.by_id.get(&v) else {
             continue;
         };
-        let mut ctx = PlanCtx {
-            now,
-            map,
-            settings: cfg,
-            lane: &lane,
-            planning: &mut planning,
-            registry: &mut registry,
-            out: &mut out,
-            stats: &mut stats,
-        };
+        let mut ctx = p.ctx();
         let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
             continue;
         };
@@ -1002,7 +989,7 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
                 j.priority,
                 j.deadline.unwrap_or(NEVER),
                 j.key,
-                registry.jobs.get(&j.key).copied(),
+                p.registry.jobs.get(&j.key).copied(),
             )
         })
         .filter_map(|(p, d, k, e)| e.map(|e| (p, d, k, e)))
@@ -1018,14 +1005,14 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
     const UNREACHABLE: i64 = 1 << 40;
     let cost = |vi: usize, jj: usize| -> i64 {
         let (_, node, _) = idle[vi];
-        let (p, d, _, e) = queued[jj];
+        let (priority, d, _, e) = queued[jj];
         let pickup = jobs.get(e).map(|j| j.pickup).unwrap_or(node);
         // A vehicle resting on the pickup slot itself takes that job: no
         // other vehicle could reach the slot while it stands there.
         if node == pickup {
             return -UNREACHABLE / 4;
         }
-        let t = planning.planner.static_time(node, pickup);
+        let t = p.planning.planner.static_time(node, pickup);
         if t == NEVER {
             return UNREACHABLE;
         }
@@ -1034,7 +1021,7 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
         } else {
             (3_600_000 - (d.saturating_sub(now)).min(3_600_000) as i64).max(0)
         };
-        t as i64 - p as i64 * 600_000 - urgency
+        t as i64 - priority as i64 * 600_000 - urgency
     };
     let (rows, cols) = (idle.len().min(queued.len()), idle.len().max(queued.len()));
     let vehicles_are_rows = idle.len() <= queued.len();
@@ -1061,7 +1048,7 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
     for (vi, jj) in pairs {
         let (v, _, _) = idle[vi];
         let (_, _, _, je) = queued[jj];
-        let Some(&ve) = registry.by_id.get(&v) else {
+        let Some(&ve) = p.registry.by_id.get(&v) else {
             continue;
         };
         let Ok(mut job) = jobs.get_mut(je) else {
@@ -1076,7 +1063,7 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
                     && map.node(n).side == Some(to_side)
                     && !taken.contains(&n)
             })
-            .min_by_key(|&n| (planning.planner.static_time(pickup, n), n))
+            .min_by_key(|&n| (p.planning.planner.static_time(pickup, n), n))
         else {
             // Every slot on the far side is promised or occupied: wait.
             job.not_before = now + cfg.retry_ms;
@@ -1122,21 +1109,12 @@ pub fn dispatch_jobs(p: PlanParams, mut vehicles: Query<VehicleItem>, mut jobs: 
             continue;
         };
         task.job = Some(key);
-        let mut ctx = PlanCtx {
-            now,
-            map,
-            settings: cfg,
-            lane: &lane,
-            planning: &mut planning,
-            registry: &mut registry,
-            out: &mut out,
-            stats: &mut stats,
-        };
+        let mut ctx = p.ctx();
         let mut lens = jobs.transmute_lens::<&Job>();
         let jq = lens.query();
         if plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jq) {
             taken.insert(drop);
-            out.0.push_back(Output::Event(Event::JobAssigned {
+            p.out.0.push_back(Output::Event(Event::JobAssigned {
                 job: job_id,
                 vehicle: veh.serial.clone(),
                 drop: map.node(drop).id.clone(),
@@ -1164,22 +1142,13 @@ fn places_of(map: &LaneMap, side: Side, kind: NodeKind) -> Vec<NodeIx> {
 /// Moves idle vehicles off yard slots to free parking places, so the cranes'
 /// slots stay free for pick-ups and drops. A vehicle on a slot that a queued
 /// job picks from stays: it will take that job.
-pub fn clear_yard_slots(p: PlanParams, mut vehicles: Query<VehicleItem>, jobs: Query<&Job>) {
-    let PlanParams {
-        now,
-        map,
-        settings,
-        lane,
-        mut planning,
-        mut registry,
-        mut out,
-        mut stats,
-    } = p;
-    if lane.paused {
+pub fn clear_yard_slots(mut p: PlanParams, mut vehicles: Query<VehicleItem>, jobs: Query<&Job>) {
+    if p.lane.paused {
         return;
     }
-    let now = now.0;
-    let map = &*map.0;
+    let now = p.now.0;
+    let map = Shared::clone(&p.map.0);
+    let map = &*map;
     let wanted: BTreeSet<NodeIx> = jobs
         .iter()
         .filter(|j| j.vehicle.is_none())
@@ -1205,22 +1174,13 @@ pub fn clear_yard_slots(p: PlanParams, mut vehicles: Query<VehicleItem>, jobs: Q
         if !free {
             continue;
         }
-        let Some(&e) = registry.by_id.get(&v) else {
+        let Some(&e) = p.registry.by_id.get(&v) else {
             continue;
         };
         let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(e) else {
             continue;
         };
-        let mut ctx = PlanCtx {
-            now,
-            map,
-            settings: &settings.0,
-            lane: &lane,
-            planning: &mut planning,
-            registry: &mut registry,
-            out: &mut out,
-            stats: &mut stats,
-        };
+        let mut ctx = p.ctx();
         let here = rest_node(&motion);
         if plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jobs)
             && let Some(n) = rest_node(&motion)
@@ -1229,7 +1189,7 @@ pub fn clear_yard_slots(p: PlanParams, mut vehicles: Query<VehicleItem>, jobs: Q
         }
         if rest_node(&motion) == here {
             // It could not move now; it tries again later, not every tick.
-            task.clear_after = now + settings.0.retry_ms;
+            task.clear_after = now + p.settings.0.retry_ms;
         }
     }
 }
@@ -1273,25 +1233,15 @@ fn rest_node(m: &Motion) -> Option<NodeIx> {
 /// Retries vehicles that wait without a plan: pinned ones, and those whose
 /// job could not be planned.
 pub fn retry_waiting(
-    p: PlanParams,
+    mut p: PlanParams,
     mut pending: ResMut<Pending>,
     mut vehicles: Query<VehicleItem>,
     jobs: Query<&Job>,
 ) {
-    let PlanParams {
-        now,
-        map,
-        settings,
-        lane,
-        mut planning,
-        mut registry,
-        mut out,
-        mut stats,
-    } = p;
-    if lane.paused {
+    if p.lane.paused {
         return;
     }
-    let now = now.0;
+    let now = p.now.0;
     let freed = std::mem::take(&mut pending.freed);
     let mut due: Vec<VehicleId> = vehicles
         .iter()
@@ -1307,16 +1257,7 @@ pub fn retry_waiting(
     if due.is_empty() {
         return;
     }
-    let mut ctx = PlanCtx {
-        now,
-        map: &map.0,
-        settings: &settings.0,
-        lane: &lane,
-        planning: &mut planning,
-        registry: &mut registry,
-        out: &mut out,
-        stats: &mut stats,
-    };
+    let mut ctx = p.ctx();
     repair(&mut ctx, due.into_iter().collect(), &mut vehicles, &jobs);
 }
 

@@ -111,7 +111,7 @@ pub struct Outbox(pub VecDeque<Output>);
 pub struct MapRes(pub Shared<LaneMap>);
 
 #[derive(Resource, Clone)]
-pub struct Settings(pub CoreConfig);
+pub struct Settings(pub Shared<CoreConfig>);
 
 /// The planner and the reservation table it plans against.
 #[derive(Resource)]
