@@ -365,8 +365,7 @@ pub fn run_with(
     let end = u64::from(days) * DAY;
     let mut tally = Tally::default();
     let mut t = 0;
-    while t < end {
-        t = (t + HOUR).min(end);
+    let mut advance = |h: &mut Harness, t: Ms| {
         h.run_until(t);
         tally.read(h.log());
         progress(Progress {
@@ -374,16 +373,16 @@ pub fn run_with(
             end_ms: end,
             delivered: tally.delivered.total,
         });
+    };
+    // The demand days an hour at a time, then the drain in short steps
+    // until no container is open.
+    while t < end {
+        t = (t + HOUR).min(end);
+        advance(&mut h, t);
     }
     while t < end + DRAIN_MS && h.core.open_jobs() > 0 {
         t += DRAIN_STEP_MS;
-        h.run_until(t);
-        tally.read(h.log());
-        progress(Progress {
-            now_ms: t,
-            end_ms: end,
-            delivered: tally.delivered.total,
-        });
+        advance(&mut h, t);
     }
 
     let verifier = Verifier::new(&map, rules);
