@@ -1,0 +1,1 @@
+//! The live shell around the core.
