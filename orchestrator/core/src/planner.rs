@@ -18,10 +18,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc as Shared;
 
-use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, Step, TimedPlan, VehicleId, ZoneIx};
+use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, Step, TimedPlan, VehicleId};
 
 use crate::kinematics::{ArcTimes, Load, VehicleProfile};
-use crate::reservations::ReservationTable;
+use crate::reservations::{Hold, Pass, ReservationTable};
 
 /// Where a plan starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,11 +90,7 @@ impl std::fmt::Display for PlanError {
     }
 }
 
-/// The labels' best arrivals are looked up, never iterated, so hash order
-/// cannot reach an output; FxHash is deterministic and fast on small keys.
-type BestMap = rustc_hash::FxHashMap<Key, Ms>;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Key {
     node: NodeIx,
     window: u32,
@@ -105,6 +101,8 @@ struct Key {
 #[derive(Clone, Copy, Debug)]
 struct Label {
     key: Key,
+    /// Where the key's best arrival is kept in `Scratch::best`.
+    slot: u32,
     arrive: Ms,
     enter: Ms,
     arc: Option<ArcIx>,
@@ -119,18 +117,124 @@ const NO_PARENT: u32 = u32::MAX;
 /// The stops (alternatives and dwell) and rest places of a request.
 type HeuristicKey = (Vec<(Vec<NodeIx>, Ms)>, Vec<NodeIx>);
 
+/// Whether a request has the shape a heuristic table was built for.
+fn same_shape(key: &HeuristicKey, req: &Request) -> bool {
+    key.0.len() == req.goals.len()
+        && key
+            .0
+            .iter()
+            .zip(&req.goals)
+            .all(|((nodes, dwell), g)| *dwell == g.dwell && *nodes == g.nodes)
+        && key.1 == req.rest
+}
+
+/// Where the best arrivals of one node's search states are kept during a
+/// search.
+#[derive(Clone, Copy, Debug, Default)]
+struct NodeSlot {
+    /// The search that filled this entry; an entry from an earlier search is
+    /// filled again on first use.
+    stamp: u32,
+    /// The node's states start at `Scratch::best[base]`: for free window
+    /// `w`, stage `k` and arrival stopped or not, at
+    /// `base + (w * stages + k) * 2 + stopped`.
+    base: u32,
+}
+
+/// The open list: label indices by estimated arrival at the end, ties to
+/// the label pushed first. No two entries are equal, so the order of pops
+/// does not depend on how the heap is built.
+///
+/// An entry is packed in one `u64`, `(estimate - base) << INDEX_BITS |
+/// index`, while it fits (estimates within about 34 years of the search's
+/// start, fewer than 2^24 labels); otherwise the list moves for the rest of
+/// the search to `u128` entries, `estimate << 32 | index`.
+#[derive(Debug, Default)]
+struct OpenList {
+    base: Ms,
+    narrow: BinaryHeap<Reverse<u64>>,
+    wide: BinaryHeap<Reverse<u128>>,
+    is_wide: bool,
+}
+
+const INDEX_BITS: u32 = 24;
+const ESTIMATE_BITS: u32 = 64 - INDEX_BITS;
+
+impl OpenList {
+    /// Empties the list for a search whose estimates are all `base` or
+    /// later.
+    fn reset(&mut self, base: Ms) {
+        self.base = base;
+        self.narrow.clear();
+        self.wide.clear();
+        self.is_wide = false;
+    }
+
+    #[inline]
+    fn push(&mut self, estimate: Ms, index: u32) {
+        if !self.is_wide {
+            let offset = estimate.wrapping_sub(self.base);
+            if estimate >= self.base && offset >> ESTIMATE_BITS == 0 && index >> INDEX_BITS == 0 {
+                self.narrow
+                    .push(Reverse(offset << INDEX_BITS | u64::from(index)));
+                return;
+            }
+            self.widen();
+        }
+        self.wide
+            .push(Reverse(u128::from(estimate) << 32 | u128::from(index)));
+    }
+
+    #[cold]
+    fn widen(&mut self) {
+        let base = self.base;
+        self.wide.extend(self.narrow.drain().map(|Reverse(x)| {
+            let estimate = (x >> INDEX_BITS) + base;
+            let index = x & ((1 << INDEX_BITS) - 1);
+            Reverse(u128::from(estimate) << 32 | u128::from(index))
+        }));
+        self.is_wide = true;
+    }
+
+    /// The index of the label with the least estimate, the first pushed of
+    /// those tied.
+    #[inline]
+    fn pop(&mut self) -> Option<u32> {
+        if self.is_wide {
+            self.wide.pop().map(|Reverse(x)| x as u32)
+        } else {
+            self.narrow
+                .pop()
+                .map(|Reverse(x)| (x & ((1 << INDEX_BITS) - 1)) as u32)
+        }
+    }
+}
+
 /// Scratch space reused between searches, so a plan allocates little.
 #[derive(Debug, Default)]
 struct Scratch {
     stamp: u32,
-    windows: Vec<(u32, Vec<(Ms, Ms)>)>,
-    zone_full: Vec<(u32, Vec<(Ms, Ms)>)>,
+    /// The number of stages of the current search (goals + 1).
+    stages: u32,
+    nodes: Vec<NodeSlot>,
+    /// The earliest arrival found so far in each search state, `NEVER` if
+    /// none. A dense index in place of a map keyed by state.
+    best: Vec<Ms>,
+    /// The states with a label that arrives at `NEVER`, which `best` alone
+    /// cannot tell from states not reached.
+    reached_never: Vec<u32>,
     labels: Vec<Label>,
-    best: BestMap,
-    open: BinaryHeap<Reverse<(Ms, u32)>>,
+    open: OpenList,
     forbidden: Vec<(i64, i64)>,
     is_rest: Vec<bool>,
-    blocked: Vec<(Ms, Ms)>,
+    /// Reachability test: nodes and arcs held forever, nodes seen, the DFS
+    /// stack and the goal nodes reached.
+    closed_node: Vec<bool>,
+    closed_arc: Vec<bool>,
+    seen: Vec<bool>,
+    stack: Vec<NodeIx>,
+    frontier: Vec<NodeIx>,
+    chain: Vec<u32>,
 }
 
 /// The planner: static data about the map and vehicle, plus scratch space.
@@ -142,9 +246,14 @@ pub struct Planner {
     /// `to[goal][node]`: the least time from `node` to `goal`, at top speed,
     /// ignoring other vehicles. `NEVER` if unreachable.
     to: Vec<Vec<Ms>>,
+    /// Whether a vehicle may wait at each node.
+    may_wait: Vec<bool>,
     scratch: Scratch,
     /// Heuristic tables by request shape.
     heuristics: BTreeMap<HeuristicKey, Shared<[Ms]>>,
+    /// The table used last, checked first: consecutive requests often have
+    /// the same shape.
+    last_heuristic: Option<(HeuristicKey, Shared<[Ms]>)>,
     /// Labels expanded by the last search (for benchmarks and tests).
     pub last_expansions: usize,
     /// A bound on labels per search, so a pathological request cannot stall
@@ -172,13 +281,16 @@ impl Planner {
                 row[node.ix()] = cost;
             }
         }
+        let may_wait = map.nodes.iter().map(|n| n.kind.may_wait()).collect();
         Planner {
             map,
             times,
             headway,
             to,
+            may_wait,
             scratch: Scratch::default(),
             heuristics: BTreeMap::new(),
+            last_heuristic: None,
             last_expansions: 0,
             max_labels: 400_000,
         }
@@ -217,23 +329,29 @@ impl Planner {
         }
 
         let stage_h = self.stage_heuristic(req);
+        let times = &self.times;
+        let may_wait_at = &self.may_wait[..];
         let s = &mut self.scratch;
         s.stamp = s.stamp.wrapping_add(1);
         if s.stamp == 0 {
-            s.windows.clear();
-            s.zone_full.clear();
+            s.nodes.iter_mut().for_each(|e| e.stamp = 0);
             s.stamp = 1;
         }
-        s.windows.resize_with(map.nodes.len(), Default::default);
-        s.zone_full.resize_with(map.zones.len(), Default::default);
+        s.stages = u32::from(n_stages) + 1;
+        s.nodes.resize_with(map.nodes.len(), Default::default);
+        s.best.clear();
+        s.reached_never.clear();
         s.labels.clear();
         s.is_rest.clear();
         s.is_rest.resize(map.nodes.len(), false);
         for r in &req.rest {
             s.is_rest[r.ix()] = true;
         }
-        s.best.clear();
-        s.open.clear();
+        // Every arrival, and so every estimate, is at or after the start.
+        s.open.reset(match req.start {
+            Start::AtNode { time, .. } => time,
+            Start::OnArc { earliest, .. } => earliest,
+        });
 
         // The heuristic, exact for an empty lane: `stage_h[k][n]` is the least
         // static time from `n` through every remaining stop and dwell to rest.
@@ -251,7 +369,8 @@ impl Planner {
                 // A vehicle may find itself standing where vehicles may not
                 // wait (stopped on the bridge after a fault ahead); it is
                 // stopped all the same, and leaves as soon as it can.
-                let ws = windows(s, table, map, node);
+                let ns = node_slot(s, table, node);
+                let ws = table.free_windows(node);
                 let Some(w) = ws.iter().position(|&(a, b)| a <= time && time < b) else {
                     return Err(PlanError::StartOccupied);
                 };
@@ -265,6 +384,7 @@ impl Planner {
                     s,
                     Label {
                         key,
+                        slot: slot(s, ns, key),
                         arrive: time,
                         enter: time,
                         arc: None,
@@ -297,10 +417,11 @@ impl Planner {
                     .map(|p| p.exit.saturating_sub(h))
                     .min()
                     .unwrap_or(NEVER);
-                let may_wait = map.node(v).kind.may_wait();
-                let ws = windows(s, table, map, v).to_vec();
+                let may_wait = may_wait_at[v.ix()];
+                let ns = node_slot(s, table, v);
                 let hv = heuristic(v, 0);
-                for (wi, &(a, b)) in ws.iter().enumerate() {
+                for (wi, &(a, b)) in table.free_windows(v).iter().enumerate() {
+                    let wi = wi as u32;
                     let t = earliest.max(ahead).max(a);
                     if t.saturating_add(h) > b || t > behind {
                         continue;
@@ -308,12 +429,13 @@ impl Planner {
                     let mut seed = |stopped: bool| {
                         let key = Key {
                             node: v,
-                            window: wi as u32,
+                            window: wi,
                             stage: 0,
                             stopped,
                         };
                         let label = Label {
                             key,
+                            slot: slot(s, ns, key),
                             arrive: t,
                             enter,
                             arc: Some(arc),
@@ -336,11 +458,11 @@ impl Planner {
 
         let mut expansions = 0usize;
         let found = loop {
-            let Some(Reverse((_, li))) = s.open.pop() else {
+            let Some(li) = s.open.pop() else {
                 break None;
             };
             let label = s.labels[li as usize];
-            if s.best.get(&label.key).is_some_and(|&b| b < label.arrive) {
+            if s.best[label.slot as usize] < label.arrive {
                 continue;
             }
             expansions += 1;
@@ -353,18 +475,19 @@ impl Planner {
                 stage,
                 stopped,
             } = label.key;
-            let (_, we) = s.windows[u.ix()].1[wi as usize];
+            let us = s.nodes[u.ix()];
+            let (_, we) = table.free_windows(u)[wi as usize];
             let t = label.arrive;
 
             if stage == n_stages && stopped && we == NEVER && s.is_rest[u.ix()] {
                 break Some(li);
             }
             // A stop at the current goal.
-            if (stage as usize) < req.goals.len()
+            if let Some(goal) = req.goals.get(stage as usize)
                 && stopped
-                && req.goals[stage as usize].nodes.contains(&u)
+                && goal.nodes.contains(&u)
             {
-                let done = t.saturating_add(req.goals[stage as usize].dwell);
+                let done = t.saturating_add(goal.dwell);
                 if done.saturating_add(h) <= we {
                     let key = Key {
                         node: u,
@@ -377,6 +500,7 @@ impl Planner {
                         s,
                         Label {
                             key,
+                            slot: slot(s, us, key),
                             arrive: done,
                             enter: label.enter,
                             arc: None,
@@ -392,23 +516,32 @@ impl Planner {
             // Waiting happens only where vehicles may wait, except where the
             // plan starts: a vehicle already stopped on the bridge waits there
             // until the way ahead is free.
-            let may_wait_here = map.node(u).kind.may_wait() || label.parent == NO_PARENT;
+            let may_wait_here = may_wait_at[u.ix()] || label.parent == NO_PARENT;
             let t_max = if stopped && may_wait_here {
                 we.saturating_sub(h)
             } else {
                 t
             };
             for &a in map.out_arcs(u) {
-                let v = map.arc(a).to;
-                let may_wait = map.node(v).kind.may_wait();
-                for to_stop in [false, true] {
-                    if to_stop && !may_wait {
-                        continue;
-                    }
-                    let d = self.times.get(load, a, stopped, to_stop);
-                    let nws = windows(s, table, map, v).len();
-                    for nw in 0..nws {
-                        let (a0, b0) = s.windows[v.ix()].1[nw];
+                let arc = map.arc(a);
+                let v = arc.to;
+                let passes = table.arc_passes(a);
+                let opposite = match arc.opposite {
+                    Some(o) => table.arc_passes(o),
+                    None => &[],
+                };
+                let vs = node_slot(s, table, v);
+                let ws = table.free_windows(v);
+                let hv = heuristic(v, stage);
+                let ends: &[bool] = if may_wait_at[v.ix()] {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
+                for &to_stop in ends {
+                    let d = times.get(load, a, stopped, to_stop);
+                    for (nw, &(a0, b0)) in ws.iter().enumerate() {
+                        let nw = nw as u32;
                         let lo = t.max(a0.saturating_sub(d));
                         if lo > t_max {
                             break;
@@ -424,8 +557,15 @@ impl Planner {
                         if lo > hi {
                             continue;
                         }
-                        let Some(tau) = earliest_entry(s, table, map, a, d, lo, h, req.vehicle)
-                        else {
+                        let Some(tau) = earliest_entry(
+                            &mut s.forbidden,
+                            passes,
+                            opposite,
+                            d,
+                            lo,
+                            h,
+                            req.vehicle,
+                        ) else {
                             continue;
                         };
                         if tau > hi {
@@ -433,15 +573,15 @@ impl Planner {
                         }
                         let key = Key {
                             node: v,
-                            window: nw as u32,
+                            window: nw,
                             stage,
                             stopped: to_stop,
                         };
-                        let hv = heuristic(v, stage);
                         relax(
                             s,
                             Label {
                                 key,
+                                slot: slot(s, vs, key),
                                 arrive: tau + d,
                                 enter: tau,
                                 arc: Some(a),
@@ -467,6 +607,11 @@ impl Planner {
     /// Requests repeat (the same slots, customs and parking), so tables are
     /// kept, up to a bound.
     fn stage_heuristic(&mut self, req: &Request) -> Shared<[Ms]> {
+        if let Some((key, t)) = &self.last_heuristic
+            && same_shape(key, req)
+        {
+            return Shared::clone(t);
+        }
         let key: HeuristicKey = (
             req.goals
                 .iter()
@@ -474,9 +619,22 @@ impl Planner {
                 .collect(),
             req.rest.clone(),
         );
-        if let Some(t) = self.heuristics.get(&key) {
-            return Shared::clone(t);
-        }
+        let table = match self.heuristics.get(&key) {
+            Some(t) => Shared::clone(t),
+            None => {
+                let table = self.build_heuristic(req);
+                if self.heuristics.len() >= 4096 {
+                    self.heuristics.clear();
+                }
+                self.heuristics.insert(key.clone(), Shared::clone(&table));
+                table
+            }
+        };
+        self.last_heuristic = Some((key, Shared::clone(&table)));
+        table
+    }
+
+    fn build_heuristic(&self, req: &Request) -> Shared<[Ms]> {
         let map = &*self.map;
         let n = map.nodes.len();
         let k_max = req.goals.len();
@@ -504,81 +662,106 @@ impl Planner {
                     .unwrap_or(NEVER);
             }
         }
-        let table: Shared<[Ms]> = table.into();
-        if self.heuristics.len() >= 4096 {
-            self.heuristics.clear();
-        }
-        self.heuristics.insert(key, Shared::clone(&table));
-        table
+        table.into()
     }
 
     /// A quick test that rules out most hopeless requests before the timed
     /// search: can the goals and a rest place be reached in order at all,
     /// avoiding nodes and arcs that another vehicle holds from the start
     /// time on, forever (a broken or stranded vehicle, a blocked place)?
-    fn reachable_at_all(&self, table: &ReservationTable, req: &Request) -> bool {
+    fn reachable_at_all(&mut self, table: &ReservationTable, req: &Request) -> bool {
         let map = &*self.map;
         let (first, t0, first_arc) = match req.start {
             Start::AtNode { node, time, .. } => (node, time, None),
             Start::OnArc { arc, enter, .. } => (map.arc(arc).to, enter, Some(arc)),
         };
         let me = req.vehicle;
-        let node_open = |n: NodeIx| {
-            !table
-                .node_holds(n)
-                .iter()
-                .any(|x| x.vehicle != me && x.end == NEVER && x.start <= t0)
-        };
-        let arc_open = |a: ArcIx| {
-            !table
-                .arc_passes(a)
-                .iter()
-                .any(|p| p.vehicle != me && p.exit == NEVER && p.enter <= t0)
-        };
-        if first_arc.is_none() && !node_open(first) {
-            return false;
-        }
-        let mut frontier: Vec<NodeIx> = vec![first];
         let targets = req
             .goals
             .iter()
             .map(|g| g.nodes.as_slice())
             .chain(std::iter::once(req.rest.as_slice()));
-        for targets in targets {
-            let mut seen = vec![false; map.nodes.len()];
-            let mut stack = frontier.clone();
-            for &n in &frontier {
-                seen[n.ix()] = true;
+        let s = &mut self.scratch;
+        s.frontier.clear();
+        s.frontier.push(first);
+        // A hold or pass that never ends closes its node or arc to this
+        // vehicle if it is another vehicle's and has begun by the start.
+        let closes_node = |(_, x): &(NodeIx, Hold)| x.vehicle != me && x.start <= t0;
+        let closes_arc = |(_, p): &(ArcIx, Pass)| p.vehicle != me && p.enter <= t0;
+        if !table.forever_holds().iter().any(closes_node)
+            && !table.forever_passes().iter().any(closes_arc)
+        {
+            // Nothing is held forever: every node reachable on the map is
+            // reachable, and the static times say which.
+            for targets in targets {
+                let to = &self.to;
+                s.stack.clear();
+                for &t in targets {
+                    if s.frontier.iter().any(|f| to[t.ix()][f.ix()] != NEVER) {
+                        s.stack.push(t);
+                    }
+                }
+                if s.stack.is_empty() {
+                    return false;
+                }
+                std::mem::swap(&mut s.frontier, &mut s.stack);
             }
-            while let Some(u) = stack.pop() {
+            return true;
+        }
+        s.closed_node.clear();
+        s.closed_node.resize(map.nodes.len(), false);
+        s.closed_arc.clear();
+        s.closed_arc.resize(map.arcs.len(), false);
+        for (n, _) in table.forever_holds().iter().filter(|e| closes_node(e)) {
+            s.closed_node[n.ix()] = true;
+        }
+        for (a, _) in table.forever_passes().iter().filter(|e| closes_arc(e)) {
+            s.closed_arc[a.ix()] = true;
+        }
+        if first_arc.is_none() && s.closed_node[first.ix()] {
+            return false;
+        }
+        for targets in targets {
+            s.seen.clear();
+            s.seen.resize(map.nodes.len(), false);
+            s.stack.clear();
+            s.stack.extend_from_slice(&s.frontier);
+            for &n in &s.frontier {
+                s.seen[n.ix()] = true;
+            }
+            while let Some(u) = s.stack.pop() {
                 for &a in map.out_arcs(u) {
                     let v = map.arc(a).to;
-                    if !seen[v.ix()] && arc_open(a) && node_open(v) {
-                        seen[v.ix()] = true;
-                        stack.push(v);
+                    if !s.seen[v.ix()] && !s.closed_arc[a.ix()] && !s.closed_node[v.ix()] {
+                        s.seen[v.ix()] = true;
+                        s.stack.push(v);
                     }
                 }
             }
-            frontier = targets.iter().copied().filter(|t| seen[t.ix()]).collect();
-            if frontier.is_empty() {
+            s.frontier.clear();
+            s.frontier
+                .extend(targets.iter().copied().filter(|t| s.seen[t.ix()]));
+            if s.frontier.is_empty() {
                 return false;
             }
         }
         true
     }
 
-    fn reconstruct(&self, end: u32, req: &Request) -> Planned {
-        let labels = &self.scratch.labels;
-        let mut chain = Vec::new();
+    fn reconstruct(&mut self, end: u32, req: &Request) -> Planned {
+        let s = &mut self.scratch;
+        let labels = &s.labels;
+        let chain = &mut s.chain;
+        chain.clear();
         let mut i = end;
         while i != NO_PARENT {
-            chain.push(labels[i as usize]);
+            chain.push(i);
             i = labels[i as usize].parent;
         }
-        chain.reverse();
-        let mut steps: Vec<Step> = Vec::new();
-        let mut goal_steps = Vec::new();
-        for l in &chain {
+        let mut steps: Vec<Step> = Vec::with_capacity(chain.len());
+        let mut goal_steps = Vec::with_capacity(req.goals.len());
+        for &li in chain.iter().rev() {
+            let l = &labels[li as usize];
             if l.dwell {
                 goal_steps.push(steps.len() - 1);
                 continue;
@@ -605,89 +788,146 @@ impl Planner {
     }
 }
 
-fn push(s: &mut Scratch, label: Label, h: Ms) {
-    let li = s.labels.len() as u32;
-    s.best.insert(label.key, label.arrive);
-    s.labels.push(label);
-    s.open.push(Reverse((label.arrive.saturating_add(h), li)));
+/// The index in `Scratch::best` of a state of a node whose windows are
+/// filled.
+fn slot(s: &Scratch, ns: NodeSlot, key: Key) -> u32 {
+    ns.base + (key.window * s.stages + u32::from(key.stage)) * 2 + u32::from(key.stopped)
 }
 
+#[inline(always)]
+fn push(s: &mut Scratch, label: Label, h: Ms) {
+    let li = s.labels.len() as u32;
+    s.best[label.slot as usize] = label.arrive;
+    if label.arrive == NEVER {
+        s.reached_never.push(label.slot);
+    }
+    s.labels.push(label);
+    s.open.push(label.arrive.saturating_add(h), li);
+}
+
+/// Pushes a label unless its state already has an arrival at least as
+/// early.
+#[inline(always)]
 fn relax(s: &mut Scratch, label: Label, h: Ms) {
-    if s.best.get(&label.key).is_some_and(|&b| b <= label.arrive) {
+    // `best` holds `NEVER` for a state not reached yet, so only an arrival at
+    // `NEVER` needs the list of such states to tell the two apart.
+    if s.best[label.slot as usize] <= label.arrive
+        && (label.arrive != NEVER || s.reached_never.contains(&label.slot))
+    {
         return;
     }
     push(s, label, h);
 }
 
-/// The free windows of a node for this search: the complement of its holds
-/// and of the times any of its zones is full. Computed once per search.
-fn windows<'s>(
-    s: &'s mut Scratch,
-    table: &ReservationTable,
-    map: &LaneMap,
-    n: NodeIx,
-) -> &'s [(Ms, Ms)] {
-    if s.windows[n.ix()].0 != s.stamp {
-        let mut blocked = std::mem::take(&mut s.blocked);
-        blocked.clear();
-        blocked.extend(table.node_holds(n).iter().map(|x| (x.start, x.end)));
-        for &z in &map.node(n).zones {
-            blocked.extend_from_slice(zone_full(s, table, map, z));
-        }
-        blocked.sort_unstable();
-        let out = &mut s.windows[n.ix()];
-        out.0 = s.stamp;
-        out.1.clear();
-        let mut free_from: Ms = 0;
-        for &(a, b) in &blocked {
-            if a > free_from {
-                out.1.push((free_from, a));
-            }
-            free_from = free_from.max(b);
-        }
-        if free_from < NEVER {
-            out.1.push((free_from, NEVER));
-        }
-        s.blocked = blocked;
+/// Room for the best arrivals of a node's states in this search, one per
+/// free window, stage and way of arriving, made on first use.
+#[inline]
+fn node_slot(s: &mut Scratch, table: &ReservationTable, n: NodeIx) -> NodeSlot {
+    let e = s.nodes[n.ix()];
+    if e.stamp == s.stamp {
+        return e;
     }
-    &s.windows[n.ix()].1
+    fill_node_slot(s, table, n)
 }
 
-fn zone_full<'s>(
-    s: &'s mut Scratch,
-    table: &ReservationTable,
-    map: &LaneMap,
-    z: ZoneIx,
-) -> &'s [(Ms, Ms)] {
-    if s.zone_full[z.ix()].0 != s.stamp {
-        let entry = &mut s.zone_full[z.ix()];
-        entry.0 = s.stamp;
-        entry.1.clear();
-        table.zone_full(map, z, &mut entry.1);
-    }
-    &s.zone_full[z.ix()].1
+#[inline(never)]
+fn fill_node_slot(s: &mut Scratch, table: &ReservationTable, n: NodeIx) -> NodeSlot {
+    let states = table.free_windows(n).len() * s.stages as usize * 2;
+    let base = s.best.len();
+    s.best.resize(base + states, NEVER);
+    let e = NodeSlot {
+        stamp: s.stamp,
+        base: base as u32,
+    };
+    s.nodes[n.ix()] = e;
+    e
 }
+
+/// Up to this many passes on an arc and its opposite, `earliest_entry`
+/// repeats a plain scan instead of sorting.
+const SHORT_PASS_LIST: usize = 8;
 
 /// The earliest time at or after `lo` at which a vehicle taking `d` ms may
 /// enter arc `a`: at least a headway behind and ahead of every other
 /// traversal of the arc, and clear of the opposite direction of a single
 /// lane.
-#[allow(clippy::too_many_arguments)]
+///
+/// `passes` are the arc's traversals in the table, `opposite` those of the
+/// opposite arc of a single lane (empty if there is none).
+#[inline]
 fn earliest_entry(
-    s: &mut Scratch,
-    table: &ReservationTable,
-    map: &LaneMap,
-    a: ArcIx,
+    forbidden: &mut Vec<(i64, i64)>,
+    passes: &[Pass],
+    opposite: &[Pass],
     d: Ms,
     lo: Ms,
     h: Ms,
     me: VehicleId,
 ) -> Option<Ms> {
-    let (d, h) = (d as i64, h as i64);
     let big = i64::MAX / 4;
+    if passes.is_empty() && opposite.is_empty() {
+        // Nothing forbids any entry time: `lo` itself, with the same bound
+        // as below.
+        let tau = lo as i64;
+        return if tau >= big { None } else { Some(tau as Ms) };
+    }
+    // The answer is the least time at or after `lo` inside none of the open
+    // intervals, whatever order they are taken in. With a few passes it is
+    // cheapest to jump past every interval that holds the candidate until
+    // none does; with many, sort the intervals and sweep once.
+    if passes.len() + opposite.len() <= SHORT_PASS_LIST {
+        let (d, h) = (d as i64, h as i64);
+        let t = |x: Ms| if x == NEVER { big } else { x as i64 };
+        let mut tau = lo as i64;
+        loop {
+            let before = tau;
+            for p in passes {
+                if p.vehicle == me {
+                    continue;
+                }
+                let (e, x) = (t(p.enter), t(p.exit));
+                let f_lo = (e - h).min(x - h - d);
+                let f_hi = (e + h).max(x + h - d);
+                if f_lo < tau && tau < f_hi {
+                    tau = f_hi;
+                }
+            }
+            for p in opposite {
+                if p.vehicle == me {
+                    continue;
+                }
+                let (e, x) = (t(p.enter), t(p.exit));
+                let (f_lo, f_hi) = (e - h - d, x + h);
+                if f_lo < tau && tau < f_hi {
+                    tau = f_hi;
+                }
+            }
+            if tau == before {
+                break;
+            }
+        }
+        return if tau >= big { None } else { Some(tau as Ms) };
+    }
+    earliest_entry_sorted(forbidden, passes, opposite, d, lo, h, me)
+}
+
+/// `earliest_entry` for arcs with many passes: the forbidden intervals are
+/// sorted and swept once.
+#[inline(never)]
+fn earliest_entry_sorted(
+    forbidden: &mut Vec<(i64, i64)>,
+    passes: &[Pass],
+    opposite: &[Pass],
+    d: Ms,
+    lo: Ms,
+    h: Ms,
+    me: VehicleId,
+) -> Option<Ms> {
+    let big = i64::MAX / 4;
+    let (d, h) = (d as i64, h as i64);
     let t = |x: Ms| if x == NEVER { big } else { x as i64 };
-    s.forbidden.clear();
-    for p in table.arc_passes(a) {
+    forbidden.clear();
+    for p in passes {
         if p.vehicle == me {
             continue;
         }
@@ -696,25 +936,23 @@ fn earliest_entry(
         let f_lo = (e - h).min(x - h - d);
         let f_hi = (e + h).max(x + h - d);
         if f_hi > lo as i64 {
-            s.forbidden.push((f_lo, f_hi));
+            forbidden.push((f_lo, f_hi));
         }
     }
-    if let Some(o) = map.arc(a).opposite {
-        for p in table.arc_passes(o) {
-            if p.vehicle == me {
-                continue;
-            }
-            let (e, x) = (t(p.enter), t(p.exit));
-            let f_lo = e - h - d;
-            let f_hi = x + h;
-            if f_hi > lo as i64 {
-                s.forbidden.push((f_lo, f_hi));
-            }
+    for p in opposite {
+        if p.vehicle == me {
+            continue;
+        }
+        let (e, x) = (t(p.enter), t(p.exit));
+        let f_lo = e - h - d;
+        let f_hi = x + h;
+        if f_hi > lo as i64 {
+            forbidden.push((f_lo, f_hi));
         }
     }
-    s.forbidden.sort_unstable();
+    forbidden.sort_unstable();
     let mut tau = lo as i64;
-    for &(f_lo, f_hi) in &s.forbidden {
+    for &(f_lo, f_hi) in forbidden.iter() {
         if f_lo < tau && tau < f_hi {
             tau = f_hi;
         }

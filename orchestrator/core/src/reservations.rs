@@ -8,7 +8,9 @@
 //! would conflict with a vehicle that must stay where it is.
 //!
 //! Storage is a `Vec` per resource, kept sorted, and a `BTreeMap` per
-//! vehicle: nothing here iterates in hash order.
+//! vehicle: nothing here iterates in hash order. Every change also brings
+//! up to date what the planner reads on every search: the intervals in
+//! which each zone is full and the free windows of each node.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +47,21 @@ pub struct ReservationTable {
     arcs: Vec<Vec<Pass>>,
     zones: Vec<Vec<Hold>>,
     by_vehicle: BTreeMap<VehicleId, BTreeSet<Resource>>,
+    /// The node holds that never end (`end == NEVER`), with their node: a
+    /// vehicle pinned for good or a blocked place. Kept apart so that the
+    /// planner's reachability test need not scan the whole table.
+    forever_holds: Vec<(NodeIx, Hold)>,
+    /// The arc passes that never end (`exit == NEVER`), with their arc.
+    forever_passes: Vec<(ArcIx, Pass)>,
+    /// From the map: each zone's capacity and member nodes, and each node's
+    /// zones in zone order.
+    zone_capacity: Vec<usize>,
+    zone_members: Vec<Vec<NodeIx>>,
+    node_zones: Vec<Vec<ZoneIx>>,
+    /// Per zone, the intervals in which it is full (see `zone_full`).
+    full: Vec<Vec<(Ms, Ms)>>,
+    /// Per node, its free windows (see `free_windows`).
+    free: Vec<Vec<(Ms, Ms)>>,
 }
 
 fn insert_sorted<T: Ord + Copy>(v: &mut Vec<T>, x: T) {
@@ -54,12 +71,25 @@ fn insert_sorted<T: Ord + Copy>(v: &mut Vec<T>, x: T) {
 
 impl ReservationTable {
     pub fn new(map: &LaneMap, headway: Ms) -> ReservationTable {
+        let mut zone_members = vec![Vec::new(); map.zones.len()];
+        for n in map.node_ixs() {
+            for &z in &map.node(n).zones {
+                zone_members[z.ix()].push(n);
+            }
+        }
         ReservationTable {
             headway,
             nodes: vec![Vec::new(); map.nodes.len()],
             arcs: vec![Vec::new(); map.arcs.len()],
             zones: vec![Vec::new(); map.zones.len()],
             by_vehicle: BTreeMap::new(),
+            forever_holds: Vec::new(),
+            forever_passes: Vec::new(),
+            zone_capacity: map.zones.iter().map(|z| z.capacity as usize).collect(),
+            zone_members,
+            node_zones: map.nodes.iter().map(|n| n.zones.clone()).collect(),
+            full: vec![Vec::new(); map.zones.len()],
+            free: vec![vec![(0, NEVER)]; map.nodes.len()],
         }
     }
 
@@ -81,16 +111,19 @@ impl ReservationTable {
     /// Enters every step of a plan.
     pub fn reserve(&mut self, map: &LaneMap, plan: &TimedPlan) {
         let Some(v) = plan.vehicle else { return };
+        let mut touched_nodes = Vec::new();
+        let mut touched_zones = Vec::new();
         for s in &plan.steps {
             if let Some(a) = s.arc {
-                insert_sorted(
-                    &mut self.arcs[a.ix()],
-                    Pass {
-                        enter: s.enter,
-                        exit: s.arrive,
-                        vehicle: v,
-                    },
-                );
+                let pass = Pass {
+                    enter: s.enter,
+                    exit: s.arrive,
+                    vehicle: v,
+                };
+                insert_sorted(&mut self.arcs[a.ix()], pass);
+                if pass.exit == NEVER {
+                    self.forever_passes.push((a, pass));
+                }
                 self.mark(v, Resource::Arc(a));
             }
             if s.arrive == NEVER {
@@ -102,12 +135,18 @@ impl ReservationTable {
                 vehicle: v,
             };
             insert_sorted(&mut self.nodes[s.node.ix()], hold);
+            if hold.end == NEVER {
+                self.forever_holds.push((s.node, hold));
+            }
             self.mark(v, Resource::Node(s.node));
+            touched_nodes.push(s.node);
             for &z in &map.node(s.node).zones {
                 insert_sorted(&mut self.zones[z.ix()], hold);
                 self.mark(v, Resource::Zone(z));
+                touched_zones.push(z);
             }
         }
+        self.refresh(touched_nodes, touched_zones);
     }
 
     fn mark(&mut self, v: VehicleId, r: Resource) {
@@ -119,13 +158,24 @@ impl ReservationTable {
         let Some(resources) = self.by_vehicle.remove(&v) else {
             return;
         };
+        let mut touched_nodes = Vec::new();
+        let mut touched_zones = Vec::new();
         for r in resources {
             match r {
-                Resource::Node(n) => self.nodes[n.ix()].retain(|h| h.vehicle != v),
+                Resource::Node(n) => {
+                    self.nodes[n.ix()].retain(|h| h.vehicle != v);
+                    touched_nodes.push(n);
+                }
                 Resource::Arc(a) => self.arcs[a.ix()].retain(|p| p.vehicle != v),
-                Resource::Zone(z) => self.zones[z.ix()].retain(|h| h.vehicle != v),
+                Resource::Zone(z) => {
+                    self.zones[z.ix()].retain(|h| h.vehicle != v);
+                    touched_zones.push(z);
+                }
             }
         }
+        self.refresh(touched_nodes, touched_zones);
+        self.forever_holds.retain(|(_, h)| h.vehicle != v);
+        self.forever_passes.retain(|(_, p)| p.vehicle != v);
     }
 
     /// Drops reservations that ended before `t`; they can no longer constrain
@@ -164,6 +214,53 @@ impl ReservationTable {
             }
         }
         self.by_vehicle = by_vehicle;
+        self.forever_holds
+            .retain(|(n, h)| self.nodes[n.ix()].contains(h));
+        self.forever_passes
+            .retain(|(a, p)| self.arcs[a.ix()].contains(p));
+        let all_nodes = (0..self.nodes.len()).map(|i| NodeIx(i as u32)).collect();
+        let all_zones = (0..self.zones.len()).map(|i| ZoneIx(i as u32)).collect();
+        self.refresh(all_nodes, all_zones);
+    }
+
+    /// Brings the full intervals of `zones` and the free windows of `nodes`
+    /// up to date after their holds changed, and the free windows of the
+    /// members of every zone whose full intervals changed.
+    fn refresh(&mut self, mut nodes: Vec<NodeIx>, mut zones: Vec<ZoneIx>) {
+        zones.sort_unstable();
+        zones.dedup();
+        let mut full = Vec::new();
+        for z in zones {
+            full.clear();
+            zone_full_intervals(&self.zones[z.ix()], self.zone_capacity[z.ix()], &mut full);
+            if full != self.full[z.ix()] {
+                std::mem::swap(&mut self.full[z.ix()], &mut full);
+                nodes.extend_from_slice(&self.zone_members[z.ix()]);
+            }
+        }
+        nodes.sort_unstable();
+        nodes.dedup();
+        let mut blocked = Vec::new();
+        for n in nodes {
+            blocked.clear();
+            blocked.extend(self.nodes[n.ix()].iter().map(|x| (x.start, x.end)));
+            for &z in &self.node_zones[n.ix()] {
+                blocked.extend_from_slice(&self.full[z.ix()]);
+            }
+            blocked.sort_unstable();
+            let free = &mut self.free[n.ix()];
+            free.clear();
+            let mut free_from: Ms = 0;
+            for &(a, b) in &blocked {
+                if a > free_from {
+                    free.push((free_from, a));
+                }
+                free_from = free_from.max(b);
+            }
+            if free_from < NEVER {
+                free.push((free_from, NEVER));
+            }
+        }
     }
 
     pub fn node_holds(&self, n: NodeIx) -> &[Hold] {
@@ -174,58 +271,30 @@ impl ReservationTable {
         &self.arcs[a.ix()]
     }
 
+    /// The node holds that never end, with their nodes, in the order they
+    /// were reserved.
+    pub(crate) fn forever_holds(&self) -> &[(NodeIx, Hold)] {
+        &self.forever_holds
+    }
+
+    /// The arc passes that never end, with their arcs, in the order they
+    /// were reserved.
+    pub(crate) fn forever_passes(&self) -> &[(ArcIx, Pass)] {
+        &self.forever_passes
+    }
+
+    /// The free windows of node `n`, in time order: the complement of its
+    /// holds and of the intervals in which one of its zones is full, as
+    /// half-open `[start, end)`; the last one ends at `NEVER` unless the node
+    /// is held forever.
+    pub fn free_windows(&self, n: NodeIx) -> &[(Ms, Ms)] {
+        &self.free[n.ix()]
+    }
+
     /// Appends to `out` the intervals during which zone `z` is full, as
     /// half-open `[start, end)`, in time order.
     pub fn zone_full(&self, map: &LaneMap, z: ZoneIx, out: &mut Vec<(Ms, Ms)>) {
-        let cap = map.zone(z).capacity as usize;
-        let holds = &self.zones[z.ix()];
-        if holds.len() < cap {
-            return;
-        }
-        // Events: +1 at start, -1 at end; ends sort before starts at the same
-        // instant because the intervals are half-open.
-        let mut events: Vec<(Ms, i8, VehicleId)> = Vec::with_capacity(holds.len() * 2);
-        for h in holds {
-            events.push((h.start, 1, h.vehicle));
-            if h.end != NEVER {
-                events.push((h.end, -1, h.vehicle));
-            }
-        }
-        events.sort_unstable();
-        let mut per_vehicle: BTreeMap<VehicleId, u32> = BTreeMap::new();
-        let mut distinct = 0usize;
-        let mut full_since: Option<Ms> = None;
-        let mut i = 0;
-        while i < events.len() {
-            let t = events[i].0;
-            while i < events.len() && events[i].0 == t {
-                let (_, d, v) = events[i];
-                let c = per_vehicle.entry(v).or_insert(0);
-                if d > 0 {
-                    if *c == 0 {
-                        distinct += 1;
-                    }
-                    *c += 1;
-                } else {
-                    *c -= 1;
-                    if *c == 0 {
-                        distinct -= 1;
-                    }
-                }
-                i += 1;
-            }
-            match (full_since, distinct >= cap) {
-                (None, true) => full_since = Some(t),
-                (Some(s), false) => {
-                    out.push((s, t));
-                    full_since = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(s) = full_since {
-            out.push((s, NEVER));
-        }
+        zone_full_intervals(&self.zones[z.ix()], map.zone(z).capacity as usize, out);
     }
 
     /// The vehicles whose reservations would conflict with `plan` if it were
@@ -284,5 +353,57 @@ impl ReservationTable {
             }
         }
         found
+    }
+}
+
+/// Appends to `out` the intervals during which a zone of capacity `cap` with
+/// these holds is full, as half-open `[start, end)`, in time order.
+fn zone_full_intervals(holds: &[Hold], cap: usize, out: &mut Vec<(Ms, Ms)>) {
+    if holds.len() < cap {
+        return;
+    }
+    // Events: +1 at start, -1 at end; ends sort before starts at the same
+    // instant because the intervals are half-open.
+    let mut events: Vec<(Ms, i8, VehicleId)> = Vec::with_capacity(holds.len() * 2);
+    for h in holds {
+        events.push((h.start, 1, h.vehicle));
+        if h.end != NEVER {
+            events.push((h.end, -1, h.vehicle));
+        }
+    }
+    events.sort_unstable();
+    let mut per_vehicle: BTreeMap<VehicleId, u32> = BTreeMap::new();
+    let mut distinct = 0usize;
+    let mut full_since: Option<Ms> = None;
+    let mut i = 0;
+    while i < events.len() {
+        let t = events[i].0;
+        while i < events.len() && events[i].0 == t {
+            let (_, d, v) = events[i];
+            let c = per_vehicle.entry(v).or_insert(0);
+            if d > 0 {
+                if *c == 0 {
+                    distinct += 1;
+                }
+                *c += 1;
+            } else {
+                *c -= 1;
+                if *c == 0 {
+                    distinct -= 1;
+                }
+            }
+            i += 1;
+        }
+        match (full_since, distinct >= cap) {
+            (None, true) => full_since = Some(t),
+            (Some(s), false) => {
+                out.push((s, t));
+                full_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = full_since {
+        out.push((s, NEVER));
     }
 }
