@@ -59,6 +59,8 @@ pub struct Snapshot {
 pub struct VehicleView {
     pub vehicle: String,
     /// One of driving, idle, charging, held, paused, broken, link_lost.
+    /// A vehicle paused by an operator, or standing while the lane is
+    /// paused, is `paused`.
     pub state: String,
     /// The node it is at, or driving towards.
     pub node: String,
@@ -135,6 +137,7 @@ impl Core {
                         loaded: false,
                         broken: false,
                         link_lost: false,
+                        held: false,
                         driving: false,
                         last_report: 0,
                         finished: Default::default(),
@@ -301,7 +304,7 @@ impl Core {
                     "broken"
                 } else if s.link_lost {
                     "link_lost"
-                } else if m.pinned.is_some() && m.active.is_none() && paused {
+                } else if s.held || (m.pinned.is_some() && m.active.is_none() && paused) {
                     "paused"
                 } else if m.pinned.is_some() && m.active.is_none() {
                     "held"

@@ -6,10 +6,11 @@
 //! the map or the fleet, never an internal index.
 
 use borderlane_model::{Ms, Side};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One input to the core.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "input", rename_all = "snake_case")]
 pub enum Input {
     /// A vehicle's state, as it reports it.
@@ -21,7 +22,7 @@ pub enum Input {
 }
 
 /// A vehicle's report of itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct VehicleReport {
     /// The vehicle's serial number.
     pub vehicle: String,
@@ -48,7 +49,9 @@ pub struct VehicleReport {
 }
 
 /// Customs channel of a container.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Released without checks.
@@ -62,7 +65,7 @@ pub enum Channel {
 }
 
 /// A container to carry from a yard slot on one side to the other side.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct JobRequest {
     pub id: String,
     pub container: String,
@@ -81,7 +84,7 @@ pub struct JobRequest {
 }
 
 /// What an operator can tell the core.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum OperatorCommand {
     /// Close a node to all traffic (debris on the bridge, say).
@@ -97,10 +100,31 @@ pub enum OperatorCommand {
     CancelJob {
         job: String,
     },
+    /// Stop one vehicle where it is until resumed; others plan around it.
+    PauseVehicle {
+        vehicle: String,
+    },
+    ResumeVehicle {
+        vehicle: String,
+    },
+    /// Change a job's priority (higher goes first).
+    Reprioritise {
+        job: String,
+        priority: u8,
+    },
+    /// Send an idle vehicle to a charger on its side.
+    SendToCharger {
+        vehicle: String,
+    },
+    /// Send an idle vehicle (or one resting at a charger) to a parking
+    /// place on its side.
+    SendToParking {
+        vehicle: String,
+    },
 }
 
 /// One output of the core.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "output", rename_all = "snake_case")]
 pub enum Output {
     Command(Command),
@@ -108,7 +132,7 @@ pub enum Output {
 }
 
 /// A command to one vehicle.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Drive this timed route; replaces any earlier one.
@@ -124,7 +148,7 @@ pub enum Command {
 }
 
 /// One node of a timed route, with the edge that leads to it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CommandStep {
     pub node: String,
     pub edge: Option<String>,
@@ -140,14 +164,14 @@ pub struct CommandStep {
     pub action: Option<Action>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Action {
     pub id: u64,
     pub kind: ActionKind,
     pub duration_ms: Ms,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActionKind {
     Pick { container: String },
@@ -158,7 +182,7 @@ pub enum ActionKind {
 }
 
 /// Something that happened, for logs, metrics and the operation center.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     JobQueued {
@@ -208,6 +232,21 @@ pub enum Event {
     },
     LanePaused,
     LaneResumed,
+    VehiclePaused {
+        vehicle: String,
+    },
+    VehicleResumed {
+        vehicle: String,
+    },
+    JobReprioritised {
+        job: String,
+        priority: u8,
+    },
+    VehicleSent {
+        vehicle: String,
+        /// `charger` or `parking`.
+        to: String,
+    },
     PlaceBlocked {
         node: String,
     },

@@ -146,7 +146,8 @@ fn on_report(
         && let Some(s) = active.plan.steps.get(step)
     {
         // Late means still at a node after the plan had it leave, beyond
-        // the tolerance. At rest a vehicle cannot be late.
+        // the tolerance; a vehicle that reports itself driving has left.
+        // At rest a vehicle cannot be late.
         let late = if s.depart == NEVER {
             0
         } else {
@@ -156,7 +157,7 @@ fn on_report(
             pending
                 .repair
                 .insert(id, format!("{} is off its plan", r.vehicle));
-        } else if late > tolerance {
+        } else if late > tolerance && !r.driving {
             pending
                 .repair
                 .insert(id, format!("{} runs {} ms late", r.vehicle, late));
@@ -338,8 +339,105 @@ fn on_operator(
             commands.entity(entity).despawn();
             out.0.push_back(Output::Event(Event::JobCancelled { job }));
         }
+        OperatorCommand::PauseVehicle { vehicle } => {
+            let (v, status, mut motion, _) = vehicle_mut(registry, vehicles, &vehicle, "pause")?;
+            if !status.held {
+                let start = start_of(&motion, &status, now);
+                let pin = pin_plan(v.id, start, map);
+                planning.table.release(v.id);
+                planning.table.reserve(map, &pin);
+                motion.pinned = Some(pin);
+                motion.active = None;
+                status.into_inner().held = true;
+                out.0.push_back(Output::Command(Command::Pause {
+                    vehicle: vehicle.clone(),
+                }));
+                out.0
+                    .push_back(Output::Event(Event::VehiclePaused { vehicle }));
+            }
+        }
+        OperatorCommand::ResumeVehicle { vehicle } => {
+            let (v, mut status, ..) = vehicle_mut(registry, vehicles, &vehicle, "resume")?;
+            if status.held {
+                status.held = false;
+                pending.repair.insert(v.id, format!("{vehicle} resumed"));
+                out.0.push_back(Output::Command(Command::Resume {
+                    vehicle: vehicle.clone(),
+                }));
+                out.0
+                    .push_back(Output::Event(Event::VehicleResumed { vehicle }));
+            }
+        }
+        OperatorCommand::Reprioritise { job, priority } => {
+            let entity = registry
+                .job_ids
+                .get(&job)
+                .and_then(|k| registry.jobs.get(k))
+                .ok_or_else(|| format!("reprioritise: unknown or finished job {job:?}"))?;
+            let mut j = jobs
+                .get_mut(*entity)
+                .map_err(|_| format!("reprioritise: job {job:?} is finished"))?;
+            j.priority = priority;
+            out.0
+                .push_back(Output::Event(Event::JobReprioritised { job, priority }));
+        }
+        OperatorCommand::SendToCharger { vehicle } => {
+            let (v, status, motion, mut task) =
+                vehicle_mut(registry, vehicles, &vehicle, "send to charger")?;
+            if !is_idle(&status, &motion, &task, now) {
+                return Err(format!(
+                    "send to charger: vehicle {vehicle:?} is not idle (it has work, is moving, or cannot move)"
+                ));
+            }
+            task.charging = true;
+            pending
+                .repair
+                .insert(v.id, format!("{vehicle} sent to charge"));
+            out.0.push_back(Output::Event(Event::VehicleSent {
+                vehicle,
+                to: "charger".into(),
+            }));
+        }
+        OperatorCommand::SendToParking { vehicle } => {
+            let (v, status, motion, mut task) =
+                vehicle_mut(registry, vehicles, &vehicle, "send to parking")?;
+            let resting = task.job.is_none() && !status.immobile() && at_rest(&motion, now);
+            if !resting {
+                return Err(format!(
+                    "send to parking: vehicle {vehicle:?} is not at rest without a job"
+                ));
+            }
+            task.charging = false;
+            task.to_parking = true;
+            pending
+                .repair
+                .insert(v.id, format!("{vehicle} sent to park"));
+            out.0.push_back(Output::Event(Event::VehicleSent {
+                vehicle,
+                to: "parking".into(),
+            }));
+        }
     }
     Ok(())
+}
+
+/// A vehicle's components, borrowed for a change.
+type VehicleMut<'q> = (&'q Vehicle, Mut<'q, Status>, Mut<'q, Motion>, Mut<'q, Task>);
+
+/// The vehicle an operator's command names.
+fn vehicle_mut<'q>(
+    registry: &Registry,
+    vehicles: &'q mut Query<VehicleItem>,
+    vehicle: &str,
+    what: &str,
+) -> Result<VehicleMut<'q>, String> {
+    let entity = registry
+        .vehicles
+        .get(vehicle)
+        .ok_or_else(|| format!("{what}: unknown vehicle {vehicle:?}"))?;
+    vehicles
+        .get_mut(*entity)
+        .map_err(|_| format!("{what}: vehicle {vehicle:?} is not in the world"))
 }
 
 /// Applies finished actions to jobs: picks, customs stops, drops.
@@ -528,7 +626,7 @@ pub fn repair(
         ctx.planning.table.release(v);
         // A vehicle that cannot move (broken, its link lost, the lane
         // paused) is pinned for good at once; the others for a short while.
-        let immobile = status.broken || status.link_lost || ctx.lane.paused;
+        let immobile = status.immobile() || ctx.lane.paused;
         let pin = if immobile {
             pin_plan(v, start, ctx.map)
         } else {
@@ -587,7 +685,7 @@ pub fn repair(
                 .by_id
                 .get(&v)
                 .and_then(|e| vehicles.get(*e).ok())
-                .is_some_and(|(_, s, ..)| s.broken || s.link_lost || ctx.lane.paused);
+                .is_some_and(|(_, s, ..)| s.immobile() || ctx.lane.paused);
             ctx.planning.table.release(v);
             let pin = if status_broken {
                 pin_plan(v, start, ctx.map)
@@ -759,7 +857,7 @@ pub fn plan_vehicle(
     task: &mut Task,
     jobs: &Query<&Job>,
 ) -> bool {
-    if ctx.lane.paused || status.broken || status.link_lost {
+    if ctx.lane.paused || status.immobile() {
         return false;
     }
     let start = settle(ctx, start_of(motion, status, ctx.now));
@@ -806,7 +904,7 @@ pub fn plan_vehicle(
         // Where the vehicle stands is a fine place to rest if it is a place
         // other than a yard slot, which the cranes need free.
         let kind = ctx.map.node(here).kind;
-        if kind.is_place() && kind != NodeKind::YardSlot && job.is_none() {
+        if kind.is_place() && kind != NodeKind::YardSlot && job.is_none() && !task.to_parking {
             r.insert(0, here);
         }
         r
@@ -887,6 +985,7 @@ pub fn plan_vehicle(
                 plan: planned.plan,
                 actions,
             });
+            task.to_parking = false;
             motion.pinned = None;
             motion.retry_at = None;
             true
@@ -1197,7 +1296,7 @@ pub fn clear_yard_slots(mut p: PlanParams, mut vehicles: Query<VehicleItem>, job
 /// Whether a vehicle is free for work: no job, not charging, not broken, its
 /// link up, and standing at rest.
 fn is_idle(s: &Status, m: &Motion, t: &Task, now: Ms) -> bool {
-    t.job.is_none() && !t.charging && !s.broken && !s.link_lost && at_rest(m, now)
+    t.job.is_none() && !t.charging && !s.immobile() && at_rest(m, now)
 }
 
 /// The nodes where vehicles rest or will rest at the end of their plans.
@@ -1246,10 +1345,7 @@ pub fn retry_waiting(
     let mut due: Vec<VehicleId> = vehicles
         .iter()
         .filter(|(_, s, m, _)| {
-            !s.broken
-                && !s.link_lost
-                && m.pinned.is_some()
-                && (freed || m.retry_at.is_some_and(|t| t <= now))
+            !s.immobile() && m.pinned.is_some() && (freed || m.retry_at.is_some_and(|t| t <= now))
         })
         .map(|(v, ..)| v.id)
         .collect();

@@ -30,6 +30,8 @@ pub struct Status {
     pub loaded: bool,
     pub broken: bool,
     pub link_lost: bool,
+    /// Paused by an operator: it stays where it is until resumed.
+    pub held: bool,
     pub driving: bool,
     pub last_report: Ms,
     /// Finished action ids reported for the current plan.
@@ -65,6 +67,9 @@ pub struct Task {
     pub charging: bool,
     /// Not moved off a yard slot again before this time.
     pub clear_after: Ms,
+    /// An operator sent the vehicle to park: its next rest is a parking
+    /// place, not where it stands.
+    pub to_parking: bool,
 }
 
 /// A container to move.
@@ -157,6 +162,14 @@ pub struct Stats {
     pub repairs: u64,
     pub rejected_inputs: u64,
     pub delivered: u64,
+}
+
+impl Status {
+    /// Whether the vehicle cannot be given a route: broken, its link lost,
+    /// or paused by an operator.
+    pub fn immobile(&self) -> bool {
+        self.broken || self.link_lost || self.held
+    }
 }
 
 /// Pseudo-vehicle ids for blocked places count down from the top, so they
