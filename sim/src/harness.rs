@@ -3,10 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc as Shared;
 
-use borderlane_core::io::{ActionKind, Command, CommandStep, VehicleReport};
+use borderlane_core::io::{ActionKind, Command, CommandStep, OperatorCommand, VehicleReport};
 use borderlane_core::{Core, CoreConfig, CoreError, Input, Output};
-use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, Step, TimedPlan, VehicleId};
+use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Step, TimedPlan, VehicleId};
 use sha2::{Digest, Sha256};
+
+use crate::scenario::{Battery, Where};
+use crate::vehicle::{Cell, Physics};
 
 /// One line of the run's log: an input the core was given or an output it
 /// produced, with the virtual time.
@@ -42,34 +45,75 @@ struct SimVehicle {
     /// Actions finished in the current plan.
     finished: BTreeSet<u64>,
     loaded: bool,
-    battery: f64,
+    cell: Cell,
     broken: bool,
     paused: bool,
-    /// Scheduled breakdowns: at the first node reached at or after the time,
-    /// the vehicle stops there for the given repair time.
-    breakdowns: Vec<(Ms, Ms)>,
+    /// Whether its link to the core is lost.
+    link_lost: bool,
+    /// Scheduled breakdowns: at the first node of the right kind reached at
+    /// or after the time, the vehicle stops there for the repair time.
+    breakdowns: Vec<(Ms, Ms, Where)>,
     repair_at: Option<Ms>,
+    /// Scheduled link losses: time and length.
+    link_losses: Vec<(Ms, Ms)>,
+    /// When a lost link comes back.
+    link_back_at: Option<Ms>,
     /// What the vehicle actually did.
     trace: Vec<Step>,
+}
+
+/// What a vehicle went through in a run, beyond its trace.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VehicleStats {
+    pub serial: String,
+    /// The charge at the end of the run, percent.
+    pub battery_pct: f64,
+    /// The lowest charge seen, percent.
+    pub lowest_battery_pct: f64,
+    /// Time spent charging, ms.
+    pub charged_ms: Ms,
+    /// How many times the charge ran out.
+    pub depleted: u32,
+    /// Steps reached later than their plan said, because the plan asked for
+    /// more than the vehicle's physics allow.
+    pub late_steps: u64,
+    /// Commands sent to the vehicle while its link was lost (they do not
+    /// reach it).
+    pub commands_while_lost: u64,
+    /// Charges (or swaps) finished.
+    pub charges: u32,
+    /// Links lost.
+    pub link_losses: u32,
 }
 
 /// The core and its simulated vehicles.
 pub struct Harness {
     pub core: Core,
     map: Shared<LaneMap>,
+    physics: Physics,
+    battery: Battery,
+    /// Places the operator has taken out of service.
+    blocked: BTreeSet<NodeIx>,
     vehicles: Vec<SimVehicle>,
+    stats: Vec<VehicleStats>,
     inputs: BTreeMap<(Ms, u64), Input>,
     seq: u64,
     now: Ms,
     log: Vec<LogLine>,
     keep_log: bool,
     digest: Sha256,
+    /// The core's timeout, as it was after its last input: the core's state
+    /// changes only when it is handed something, so asking again in between
+    /// would give the same answer.
+    timeout: Option<Ms>,
 }
 
 impl Harness {
     pub fn new(map: Shared<LaneMap>, config: CoreConfig) -> Result<Harness, CoreError> {
         let fleet = config.fleet.clone();
-        let core = Core::new(Shared::clone(&map), config)?;
+        let physics = Physics::new(&map, config.profile);
+        let mut core = Core::new(Shared::clone(&map), config)?;
+        let timeout = core.poll_timeout();
         let vehicles = fleet
             .iter()
             .enumerate()
@@ -86,11 +130,14 @@ impl Harness {
                     reached: None,
                     finished: BTreeSet::new(),
                     loaded: false,
-                    battery: 100.0,
+                    cell: Cell::new(100.0),
                     broken: false,
                     paused: false,
+                    link_lost: false,
                     breakdowns: Vec::new(),
                     repair_at: None,
+                    link_losses: Vec::new(),
+                    link_back_at: None,
                     trace: vec![Step {
                         node,
                         arc: None,
@@ -101,17 +148,29 @@ impl Harness {
                     }],
                 }
             })
+            .collect::<Vec<SimVehicle>>();
+        let stats = vehicles
+            .iter()
+            .map(|v| VehicleStats {
+                serial: v.serial.clone(),
+                ..VehicleStats::default()
+            })
             .collect();
         Ok(Harness {
             core,
             map,
+            physics,
+            battery: Battery::default(),
+            blocked: BTreeSet::new(),
             vehicles,
+            stats,
             inputs: BTreeMap::new(),
             seq: 0,
             now: 0,
             log: Vec::new(),
             keep_log: true,
             digest: Sha256::new(),
+            timeout,
         })
     }
 
@@ -127,13 +186,76 @@ impl Harness {
         self.inputs.insert((at, self.seq), input);
     }
 
-    /// Makes a vehicle break down at the first node it reaches at or after
-    /// `at`, and stay broken for `repair_ms`.
+    /// Makes a vehicle break down at the first node off the bridge it
+    /// reaches at or after `at`, and stay broken for `repair_ms`.
     pub fn schedule_breakdown(&mut self, vehicle: &str, at: Ms, repair_ms: Ms) {
+        self.schedule_breakdown_at(vehicle, at, repair_ms, Where::Road);
+    }
+
+    /// Makes a vehicle break down at the first node of the given kind (off
+    /// the bridge, or on it) it reaches at or after `at`, and stay broken,
+    /// blocking the node, for `repair_ms`.
+    pub fn schedule_breakdown_at(&mut self, vehicle: &str, at: Ms, repair_ms: Ms, place: Where) {
         if let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) {
-            v.breakdowns.push((at, repair_ms));
+            v.breakdowns.push((at, repair_ms, place));
             v.breakdowns.sort();
         }
+    }
+
+    /// Makes a vehicle lose its link at the first node off the bridge it
+    /// reaches at or after `at` (or at `at` if it stands at rest), for
+    /// `for_ms`. Without its link it stops there and waits.
+    pub fn schedule_link_loss(&mut self, vehicle: &str, at: Ms, for_ms: Ms) {
+        if let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) {
+            v.link_losses.push((at, for_ms));
+            v.link_losses.sort();
+        }
+    }
+
+    /// Sets the battery model and each vehicle's starting charge, in fleet
+    /// order (vehicles beyond `start_pct` start full).
+    pub fn set_battery(&mut self, model: Battery, start_pct: &[f64]) {
+        self.battery = model;
+        for (v, &pct) in self.vehicles.iter_mut().zip(start_pct) {
+            v.cell = Cell::new(pct.clamp(0.0, 100.0));
+        }
+    }
+
+    /// What each vehicle went through, in fleet order.
+    pub fn vehicle_stats(&self) -> Vec<VehicleStats> {
+        let now = self.now;
+        self.vehicles
+            .iter()
+            .zip(&self.stats)
+            .map(|(v, s)| {
+                let mut s = s.clone();
+                s.battery_pct = v.cell.pct(&self.battery, now);
+                s.lowest_battery_pct = v.cell.lowest_pct;
+                s.depleted = v.cell.depleted;
+                s.charged_ms = v.cell.charged_ms
+                    + v.cell
+                        .full_at(&self.battery)
+                        .map_or(0, |_| self.charging_so_far(v, now));
+                s
+            })
+            .collect()
+    }
+
+    fn charging_so_far(&self, v: &SimVehicle, now: Ms) -> Ms {
+        let mut c = v.cell.clone();
+        let before = c.charged_ms;
+        c.stop_charging(&self.battery, now);
+        c.charged_ms - before
+    }
+
+    /// Whether each vehicle charges now, in fleet order.
+    pub fn charging(&self) -> Vec<bool> {
+        self.vehicles.iter().map(|v| v.cell.charging()).collect()
+    }
+
+    /// The places the operator has taken out of service.
+    pub fn blocked(&self) -> &BTreeSet<NodeIx> {
+        &self.blocked
     }
 
     pub fn now(&self) -> Ms {
@@ -179,11 +301,56 @@ impl Harness {
         self.record(LogEntry::In {
             input: input.clone(),
         });
+        // The shell sees the operator's commands too: a place out of
+        // service charges nobody.
+        let outage = match &input {
+            Input::Operator(OperatorCommand::BlockPlace { node }) => {
+                self.map.node_by_id(node).map(|n| (n, true))
+            }
+            Input::Operator(OperatorCommand::UnblockPlace { node }) => {
+                self.map.node_by_id(node).map(|n| (n, false))
+            }
+            _ => None,
+        };
+        if let Some((n, blocked)) = outage {
+            if blocked {
+                self.blocked.insert(n);
+            } else {
+                self.blocked.remove(&n);
+            }
+        }
         self.core.handle(self.now, input);
         self.drain();
+        if outage.is_some() {
+            for i in 0..self.vehicles.len() {
+                self.update_charging(i);
+            }
+        }
+    }
+
+    /// Starts or stops vehicle `i` charging: it charges while it rests at
+    /// the end of a plan whose last step is a charge at a charger in
+    /// service, and is neither broken nor done charging.
+    fn update_charging(&mut self, i: usize) {
+        let now = self.now;
+        let map = &self.map;
+        let v = &mut self.vehicles[i];
+        let should = !v.broken
+            && v.reached.is_some_and(|r| r + 1 == v.plan.len())
+            && v.plan.last().is_some_and(|s| {
+                matches!(&s.action, Some((id, ActionKind::Charge, _)) if !v.finished.contains(id))
+                    && map.node(s.step.node).kind == NodeKind::Charger
+                    && !self.blocked.contains(&s.step.node)
+            });
+        if should {
+            v.cell.start_charging(now);
+        } else {
+            v.cell.stop_charging(&self.battery, now);
+        }
     }
 
     fn drain(&mut self) {
+        self.timeout = self.core.poll_timeout();
         while let Some(out) = self.core.poll_output() {
             self.record(LogEntry::Out {
                 output: out.clone(),
@@ -203,10 +370,17 @@ impl Harness {
                 steps,
             } => {
                 let now = self.now;
-                let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) else {
+                let Some(i) = self.vehicles.iter().position(|v| v.serial == vehicle) else {
                     return;
                 };
-                let resolved: Vec<Resolved> = steps.iter().map(|s| resolve(&map, s)).collect();
+                if self.vehicles[i].link_lost {
+                    // The command does not reach the vehicle.
+                    self.stats[i].commands_while_lost += 1;
+                    return;
+                }
+                let mut resolved: Vec<Resolved> = steps.iter().map(|s| resolve(&map, s)).collect();
+                let v = &mut self.vehicles[i];
+                self.stats[i].late_steps += drive(&self.physics, &mut resolved, v.loaded, now);
                 splice_trace(&mut v.trace, &resolved, now);
                 v.plan_id = Some(plan_id);
                 v.plan = resolved;
@@ -219,12 +393,19 @@ impl Harness {
                 } else {
                     None
                 };
+                self.update_charging(i);
             }
             Command::Pause { vehicle } => {
                 let now = self.now;
-                if let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) {
+                if let Some(i) = self.vehicles.iter().position(|v| v.serial == vehicle) {
+                    if self.vehicles[i].link_lost {
+                        self.stats[i].commands_while_lost += 1;
+                        return;
+                    }
+                    let v = &mut self.vehicles[i];
                     v.paused = true;
                     stop_trace(&mut v.trace, now);
+                    self.update_charging(i);
                 }
             }
             Command::Resume { .. } => {}
@@ -239,10 +420,10 @@ impl Harness {
             last_step: v.reached,
             last_node: self.map.node(v.node).id.clone(),
             driving: false,
-            battery_pct: v.battery,
+            battery_pct: v.cell.pct(&self.battery, self.now),
             loaded: v.loaded,
             broken: v.broken,
-            link_lost: false,
+            link_lost: v.link_lost,
             finished_actions: v.finished.iter().copied().collect(),
         };
         self.give(Input::State(r));
@@ -254,6 +435,9 @@ impl Harness {
         if let Some(t) = v.repair_at {
             return Some((t, VehicleEvent::Repaired));
         }
+        if let Some(t) = v.link_back_at {
+            return Some((t, VehicleEvent::LinkBack));
+        }
         if v.broken || v.paused {
             return None;
         }
@@ -261,13 +445,25 @@ impl Harness {
         let next = v.reached.map_or(0, |r| r + 1);
         if let Some(s) = v.plan.get(next) {
             best = Some((s.step.arrive, VehicleEvent::Arrive(next)));
+        } else if let Some(&(at, _)) = v.link_losses.first() {
+            // A vehicle at rest loses its link where it stands.
+            best = Some((at.max(self.now), VehicleEvent::LinkLost));
         }
         if let Some(r) = v.reached
             && let Some(s) = v.plan.get(r)
-            && let Some((id, _, d)) = &s.action
+            && let Some((id, kind, d)) = &s.action
             && !v.finished.contains(id)
         {
-            let t = s.step.arrive + d;
+            let t = if *kind == ActionKind::Charge {
+                // A charge is done when the battery is full; one that has
+                // not started (the charger is out of service) waits.
+                match v.cell.full_at(&self.battery) {
+                    Some(t) => t,
+                    None => return best,
+                }
+            } else {
+                s.step.arrive + d
+            };
             if best.as_ref().is_none_or(|(bt, _)| t < *bt) {
                 best = Some((t, VehicleEvent::Finish(r)));
             }
@@ -296,7 +492,7 @@ impl Harness {
                     events.push((i, e));
                 }
             }
-            if let Some(t) = self.core.poll_timeout() {
+            if let Some(t) = self.timeout {
                 consider(t, 2, 0);
             }
             let Some((t, kind, i)) = best else { break };
@@ -335,21 +531,57 @@ impl Harness {
                 v.broken = false;
                 self.report(i);
             }
+            VehicleEvent::LinkBack => {
+                let v = &mut self.vehicles[i];
+                v.link_back_at = None;
+                v.link_lost = false;
+                self.report(i);
+            }
+            VehicleEvent::LinkLost => {
+                let v = &mut self.vehicles[i];
+                let (_, for_ms) = v.link_losses.remove(0);
+                v.link_lost = true;
+                v.link_back_at = Some(now + for_ms);
+                self.stats[i].link_losses += 1;
+                self.report(i);
+            }
             VehicleEvent::Arrive(k) => {
+                let map = Shared::clone(&self.map);
                 let v = &mut self.vehicles[i];
                 let s = v.plan[k].step;
+                if let Some(arc) = s.arc {
+                    v.cell.drive(&self.battery, self.physics.km(arc), v.loaded);
+                }
                 v.node = s.node;
                 v.reached = Some(k);
                 let last = k + 1 == v.plan.len();
                 let mut must_report = s.stops || last || v.plan[k].action.is_some();
-                if let Some(&(at, repair)) = v.breakdowns.first()
-                    && at <= now
-                    && self.map.node(s.node).kind.may_wait()
-                {
-                    v.breakdowns.remove(0);
+                let kind = map.node(s.node).kind;
+                let on_bridge = !kind.may_wait();
+                let broke = v
+                    .breakdowns
+                    .iter()
+                    .position(|&(at, _, place)| at <= now && (place == Where::Bridge) == on_bridge);
+                // A link is lost where the vehicle stops at a place (a yard
+                // slot, a parking place, a charger, an inspection bay), each
+                // the leaf of a spur, so the stopped vehicle blocks no
+                // through road.
+                let lost = v
+                    .link_losses
+                    .first()
+                    .is_some_and(|&(at, _)| at <= now && kind.is_place() && s.stops);
+                if let Some(b) = broke {
+                    let (_, repair, _) = v.breakdowns.remove(b);
                     v.broken = true;
                     v.repair_at = Some(now + repair);
-                    // The vehicle stops where it broke down.
+                } else if lost {
+                    let (_, for_ms) = v.link_losses.remove(0);
+                    v.link_lost = true;
+                    v.link_back_at = Some(now + for_ms);
+                    self.stats[i].link_losses += 1;
+                }
+                if broke.is_some() || lost {
+                    // The vehicle stops where it is.
                     if let Some(at) = v
                         .trace
                         .iter()
@@ -362,6 +594,7 @@ impl Harness {
                     v.plan.truncate(k + 1);
                     must_report = true;
                 }
+                self.update_charging(i);
                 if must_report {
                     self.report(i);
                 }
@@ -370,12 +603,16 @@ impl Harness {
                 let v = &mut self.vehicles[i];
                 if let Some((id, kind, _)) = v.plan[k].action.clone() {
                     v.finished.insert(id);
+                    if kind == ActionKind::Charge {
+                        self.stats[i].charges += 1;
+                    }
                     match kind {
                         ActionKind::Pick { .. } => v.loaded = true,
                         ActionKind::Drop { .. } => v.loaded = false,
                         _ => {}
                     }
                 }
+                self.update_charging(i);
                 self.report(i);
             }
         }
@@ -387,6 +624,47 @@ enum VehicleEvent {
     Arrive(usize),
     Finish(usize),
     Repaired,
+    LinkLost,
+    LinkBack,
+}
+
+/// Times a commanded plan as the vehicle can drive it: each arc takes at
+/// least what the physics allow, from the later of the planned departure
+/// and the actual arrival (plus the work at the node). On a plan the core
+/// made with the same physics nothing changes. Returns how many steps are
+/// reached later than planned. The first step is where the vehicle is (or
+/// the end of the arc it is on) and keeps its times.
+fn drive(physics: &Physics, plan: &mut [Resolved], mut loaded: bool, now: Ms) -> u64 {
+    let mut late = 0;
+    for k in 1..plan.len() {
+        let prev = plan[k - 1].clone();
+        if let Some((_, kind, _)) = &prev.action {
+            match kind {
+                ActionKind::Pick { .. } => loaded = true,
+                ActionKind::Drop { .. } => loaded = false,
+                _ => {}
+            }
+        }
+        let dwell = prev.action.as_ref().map_or(0, |(_, _, d)| *d);
+        let leave = prev.step.depart.max(prev.step.arrive + dwell);
+        let s = &mut plan[k].step;
+        let Some(arc) = s.arc else { continue };
+        if s.enter < now {
+            continue;
+        }
+        let least = physics.drive_ms(arc, loaded, prev.step.stops, s.stops);
+        let arrive = s.arrive.max(leave + least);
+        if arrive > s.arrive {
+            late += 1;
+            let shift = arrive - s.arrive;
+            s.enter = leave;
+            s.arrive = arrive;
+            if s.depart != NEVER {
+                s.depart += shift;
+            }
+        }
+    }
+    late
 }
 
 fn resolve(map: &LaneMap, s: &CommandStep) -> Resolved {
@@ -466,5 +744,60 @@ fn splice_trace(trace: &mut Vec<Step>, plan: &[Resolved], now: Ms) {
             }
             _ => trace.extend(plan.iter().map(|r| r.step)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borderlane_core::kinematics::VehicleProfile;
+    use borderlane_model::ArcIx;
+
+    fn map() -> LaneMap {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../maps/bac_luan_ii.geojson"
+        ))
+        .unwrap();
+        LaneMap::from_geojson(&text).unwrap()
+    }
+
+    fn step(node: NodeIx, arc: Option<ArcIx>, enter: Ms, arrive: Ms, depart: Ms) -> Resolved {
+        Resolved {
+            step: Step {
+                node,
+                arc,
+                enter,
+                arrive,
+                depart,
+                stops: true,
+            },
+            action: None,
+        }
+    }
+
+    #[test]
+    fn a_plan_faster_than_the_physics_arrives_late() {
+        let map = map();
+        let physics = Physics::new(&map, VehicleProfile::default());
+        let arc = ArcIx(0);
+        let (from, to) = (map.arc(arc).from, map.arc(arc).to);
+        let least = physics.drive_ms(arc, false, true, true);
+        // A plan that allows the time the physics need is driven as planned.
+        let mut plan = vec![
+            step(from, None, 0, 0, 1_000),
+            step(to, Some(arc), 1_000, 1_000 + least, NEVER),
+        ];
+        assert_eq!(drive(&physics, &mut plan, false, 0), 0);
+        assert_eq!(plan[1].step.arrive, 1_000 + least);
+        // One that asks for a second less is reached a second late.
+        let mut plan = vec![
+            step(from, None, 0, 0, 1_000),
+            step(to, Some(arc), 1_000, least, NEVER),
+        ];
+        assert_eq!(drive(&physics, &mut plan, false, 0), 1);
+        assert_eq!(plan[1].step.arrive, 1_000 + least);
+        // Loaded, the vehicle is no faster than empty.
+        assert!(physics.drive_ms(arc, true, true, true) >= least);
     }
 }

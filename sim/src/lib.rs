@@ -7,9 +7,11 @@
 //! timed inputs (jobs, operator commands, faults), and a record of what every
 //! vehicle did, for the independent verifier.
 
+pub mod charts;
 mod harness;
 pub mod run;
 pub mod scenario;
 pub mod sweep;
+pub mod vehicle;
 
-pub use harness::{Harness, LogEntry, LogLine};
+pub use harness::{Harness, LogEntry, LogLine, VehicleStats};

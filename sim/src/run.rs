@@ -4,23 +4,26 @@
 //!
 //! Every random draw comes from one `ChaCha8Rng` seeded with the run's seed,
 //! in a fixed order (the containers in time order, then the random
-//! breakdowns vehicle by vehicle), so a scenario and a seed always give the
+//! breakdowns vehicle by vehicle, the random link losses vehicle by vehicle
+//! and each vehicle's starting charge), so a scenario and a seed always give the
 //! same inputs, the same event log and the same report. Only the wall-clock
 //! time, which the command line measures and fills in, differs between runs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use borderlane_core::io::{Channel, Event, JobRequest};
+use borderlane_core::io::{Channel, Event, JobRequest, OperatorCommand};
 use borderlane_core::{CoreConfig, Input, Output, VehicleSpec};
-use borderlane_model::{LaneMap, Ms, NodeKind, Side};
+use borderlane_model::{
+    LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, VehicleId, ZoneKind,
+};
 use borderlane_verify::Verifier;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Harness, LogEntry, LogLine};
-use crate::scenario::{Scenario, ScenarioError, serials};
+use crate::scenario::{Scenario, ScenarioError, Where, serials};
 
 const SECOND: f64 = 1_000.0;
 const HOUR: Ms = 3_600_000;
@@ -42,14 +45,43 @@ pub struct Report {
     pub vehicles: usize,
     pub containers_requested: usize,
     pub containers_delivered: Delivered,
-    /// From the core queueing a container to its delivery on the far side.
+    /// From the loaded vehicle passing its own yard's gate on the way out to
+    /// passing the far yard's gate on the way in, customs stops included.
     pub crossing_time_s: Percentiles,
+    /// The same, each way.
+    pub crossing_time_by_direction_s: ByDirection<Percentiles>,
+    /// From the core queueing a container to its delivery on the far side:
+    /// the wait for a vehicle, the pick, the crossing and the drop.
+    pub job_time_s: Percentiles,
     /// What one lane direction can carry, vehicles an hour: one vehicle per
     /// minimum headway (the road-capacity rule `(length + gap) / speed +
     /// reaction` is what sets the headway).
     pub lane_capacity_per_hour: f64,
     /// The most containers delivered in one clock hour, both ways.
     pub peak_hour_throughput: usize,
+    /// The most containers delivered in one clock hour, each way.
+    pub peak_hour_delivered: ByDirection<usize>,
+    /// The most vehicles (loaded or not) that crossed the border in one
+    /// clock hour, each way: the figure to hold against
+    /// `lane_capacity_per_hour`.
+    pub peak_hour_bridge_crossings: ByDirection<usize>,
+    /// The larger of the two directions' peak-hour bridge crossings as a
+    /// fraction of `lane_capacity_per_hour`.
+    pub lane_capacity_used: f64,
+    /// The share of vehicle-time spent on a container, from its assignment
+    /// to its delivery.
+    pub vehicle_utilisation: f64,
+    /// The share of charger-time a vehicle spent charging on it.
+    pub charger_utilisation: f64,
+    /// Charges (or battery swaps) finished.
+    pub charges: u32,
+    /// The lowest charge any vehicle had, percent.
+    pub battery_lowest_pct: f64,
+    /// How many times a vehicle's charge ran out: must be 0.
+    pub battery_depleted: u32,
+    /// Steps vehicles reached later than their plan said because the plan
+    /// asked for more than the physics allow: 0 when plans are executable.
+    pub late_steps: u64,
     /// Breaches of the safety rules in the committed plans and in what the
     /// vehicles actually did.
     pub conflicts: usize,
@@ -69,6 +101,12 @@ pub struct Report {
     /// end of the run; 0 when the fleet is at rest or still working.
     pub deadlocks: usize,
     pub breakdowns: usize,
+    /// Links lost (and regained).
+    pub link_losses: u32,
+    /// Commands the core sent to a vehicle whose link was lost.
+    pub commands_while_lost: u64,
+    /// Places taken out of service.
+    pub outages: usize,
     pub plans: u64,
     pub plan_failures: u64,
     pub repairs: u64,
@@ -86,6 +124,22 @@ pub struct Delivered {
     pub vn_to_cn: usize,
     pub cn_to_vn: usize,
     pub total: usize,
+}
+
+/// A figure for each direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByDirection<T> {
+    pub vn_to_cn: T,
+    pub cn_to_vn: T,
+}
+
+impl<T> ByDirection<T> {
+    fn get_mut(&mut self, from: Side) -> &mut T {
+        match from {
+            Side::Vn => &mut self.vn_to_cn,
+            Side::Cn => &mut self.cn_to_vn,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -112,10 +166,15 @@ impl Report {
         format!(
             "scenario {} (seed {}, {} day{}, {} vehicles)\n\
              containers: {} requested, {} delivered ({} VN->CN, {} CN->VN), {} unfinished, {} lost\n\
-             crossing time: p50 {}, p95 {}, p99 {}, max {}\n\
-             throughput: peak hour {} containers; lane capacity {:.0} vehicles/h each way\n\
+             crossing time (gate to gate): p50 {}, p95 {}, p99 {}, max {}\n\
+             job time (queued to delivered): p50 {}, p95 {}\n\
+             throughput: peak hour {} containers; bridge peak {} vehicles/h VN->CN, {} CN->VN, \
+             {:.0} % of the lane capacity of {:.0} vehicles/h each way\n\
+             fleet: {:.0} % of vehicle time on a container; chargers {:.0} % busy, {} charges, \
+             lowest battery {:.0} %\n\
              safety: {} conflicts, smallest headway {}\n\
-             faults: {} breakdowns, {} plan repairs, {} plan failures, {} deadlocked vehicles\n\
+             faults: {} breakdowns, {} links lost, {} outages, {} plan repairs, {} plan failures, \
+             {} deadlocked vehicles\n\
              simulated {:.1} h in {:.1} s; event log sha256 {}\n",
             self.scenario,
             self.seed,
@@ -132,11 +191,22 @@ impl Report {
             minutes(c.p95),
             minutes(c.p99),
             minutes(c.max),
+            minutes(self.job_time_s.p50),
+            minutes(self.job_time_s.p95),
             self.peak_hour_throughput,
+            self.peak_hour_bridge_crossings.vn_to_cn,
+            self.peak_hour_bridge_crossings.cn_to_vn,
+            self.lane_capacity_used * 100.0,
             self.lane_capacity_per_hour,
+            self.vehicle_utilisation * 100.0,
+            self.charger_utilisation * 100.0,
+            self.charges,
+            self.battery_lowest_pct,
             self.conflicts,
             headway,
             self.breakdowns,
+            self.link_losses,
+            self.outages,
             self.repairs,
             self.plan_failures,
             self.deadlocks,
@@ -160,10 +230,30 @@ pub struct Progress {
     pub delivered: usize,
 }
 
-/// A finished run: its report and the harness, whose log holds every line.
+/// A finished run: its report, the series behind its charts and the
+/// harness, whose log holds every line.
 pub struct Outcome {
     pub report: Report,
+    pub series: Series,
     pub harness: Harness,
+}
+
+/// Figures over the run's time, for charts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Series {
+    /// Containers delivered in each clock hour from the start, each way.
+    pub delivered_per_hour: Vec<ByDirection<usize>>,
+    /// Vehicles that crossed the border in each clock hour, each way.
+    pub bridge_crossings_per_hour: Vec<ByDirection<usize>>,
+    /// The spacing of the queue samples, ms.
+    pub queue_sample_ms: Ms,
+    /// Vehicles standing in each side's stop-line queue, sampled.
+    pub stop_line_queue: Vec<ByDirection<usize>>,
+    /// Vehicles in each side's scan lanes, sampled.
+    pub scan_lanes: Vec<ByDirection<usize>>,
+    /// Every container's crossing time, gate to gate, seconds, in delivery
+    /// order.
+    pub crossing_s: Vec<f64>,
 }
 
 /// The inputs a scenario draws for one seed.
@@ -171,8 +261,12 @@ pub struct Outcome {
 pub struct Drawn {
     /// Containers, in arrival order.
     pub jobs: Vec<(Ms, JobRequest)>,
-    /// Breakdowns: vehicle, time, repair time.
-    pub breakdowns: Vec<(String, Ms, Ms)>,
+    /// Breakdowns: vehicle, time, repair time, where.
+    pub breakdowns: Vec<(String, Ms, Ms, Where)>,
+    /// Link losses: vehicle, time, length.
+    pub link_losses: Vec<(String, Ms, Ms)>,
+    /// Each vehicle's charge at the start, percent, in fleet order.
+    pub battery_pct: Vec<f64>,
 }
 
 /// Reads a scenario's map.
@@ -286,8 +380,8 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
             }
         }
     }
-    let mut breakdowns: Vec<(String, Ms, Ms)> = s
-        .faults
+    let f = &s.faults;
+    let mut breakdowns: Vec<(String, Ms, Ms, Where)> = f
         .breakdown
         .iter()
         .map(|b| {
@@ -295,12 +389,27 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
                 b.vehicle.clone(),
                 (b.at_s * SECOND) as Ms,
                 (b.repair_s * SECOND) as Ms,
+                b.place,
             )
         })
         .collect();
-    if let Some(mtbf_h) = s.faults.random_mtbf_h {
-        let end = f64::from(days) * 24.0;
-        let repair = (s.faults.random_repair_s * SECOND) as Ms;
+    let mut link_losses: Vec<(String, Ms, Ms)> = f
+        .link_loss
+        .iter()
+        .map(|l| {
+            (
+                l.vehicle.clone(),
+                (l.at_s * SECOND) as Ms,
+                (l.for_s * SECOND) as Ms,
+            )
+        })
+        .collect();
+    // Random faults, vehicle by vehicle: the times from an exponential
+    // draw with the mean time between failures, the lengths uniformly
+    // between half and one and a half times their mean.
+    let end = f64::from(days) * 24.0;
+    let mut random = |mtbf_h: Option<f64>, mean_s: f64, out: &mut Vec<(String, Ms, Ms)>| {
+        let Some(mtbf_h) = mtbf_h else { return };
         for serial in serials(s.fleet.vehicles) {
             let mut t = 0.0;
             loop {
@@ -308,11 +417,37 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
                 if t >= end {
                     break;
                 }
-                breakdowns.push((serial.clone(), (t * HOUR as f64) as Ms, repair));
+                let len = uniform(&mut rng, 0.5 * mean_s, 1.5 * mean_s);
+                out.push((
+                    serial.clone(),
+                    (t * HOUR as f64) as Ms,
+                    (len * SECOND) as Ms,
+                ));
             }
         }
-    }
-    Ok(Drawn { jobs, breakdowns })
+    };
+    let mut drawn_breakdowns = Vec::new();
+    random(f.random_mtbf_h, f.random_repair_s, &mut drawn_breakdowns);
+    breakdowns.extend(
+        drawn_breakdowns
+            .into_iter()
+            .map(|(v, at, repair)| (v, at, repair, Where::Road)),
+    );
+    random(
+        f.random_link_loss_mtbf_h,
+        f.random_link_loss_s,
+        &mut link_losses,
+    );
+    let b = &s.battery;
+    let battery_pct = (0..s.fleet.vehicles)
+        .map(|_| uniform(&mut rng, b.start_pct_min, b.start_pct_max))
+        .collect();
+    Ok(Drawn {
+        jobs,
+        breakdowns,
+        link_losses,
+        battery_pct,
+    })
 }
 
 /// An exponential draw with the given rate (per unit of time).
@@ -345,12 +480,32 @@ pub fn run_with(
     let map = load_map(s)?;
     let config = CoreConfig {
         fleet: fleet(&map, s.fleet.vehicles)?,
+        profile: s.vehicle.profile(),
         ..CoreConfig::default()
     };
     let rules = config.rules;
     let drawn = draw(s, &map, seed, days)?;
     let mut h = Harness::new(Arc::clone(&map), config)
         .map_err(|e| ScenarioError::Invalid(format!("fleet: {e}")))?;
+    h.set_battery(s.battery.clone(), &drawn.battery_pct);
+    for (i, o) in s.faults.outage.iter().enumerate() {
+        if map.node_by_id(&o.node).is_none() {
+            return Err(ScenarioError::Invalid(format!(
+                "faults.outage[{i}].node = {:?} is not a node of the map",
+                o.node
+            )));
+        }
+        let at = (o.at_s * SECOND) as Ms;
+        let node = o.node.clone();
+        h.schedule(
+            at,
+            Input::Operator(OperatorCommand::BlockPlace { node: node.clone() }),
+        );
+        h.schedule(
+            at + (o.for_s * SECOND) as Ms,
+            Input::Operator(OperatorCommand::UnblockPlace { node }),
+        );
+    }
     // The log is kept so that each container's crossing time can be taken
     // from the events; the digest covers it either way.
     h.keep_log(true);
@@ -358,8 +513,11 @@ pub fn run_with(
     for (at, job) in drawn.jobs {
         h.schedule(at, Input::Job(job));
     }
-    for (vehicle, at, repair) in &drawn.breakdowns {
-        h.schedule_breakdown(vehicle, *at, *repair);
+    for (vehicle, at, repair, place) in &drawn.breakdowns {
+        h.schedule_breakdown_at(vehicle, *at, *repair, *place);
+    }
+    for (vehicle, at, for_ms) in &drawn.link_losses {
+        h.schedule_link_loss(vehicle, *at, *for_ms);
     }
 
     let end = u64::from(days) * DAY;
@@ -402,6 +560,34 @@ pub fn run_with(
         0
     };
     let stats = h.core.stats();
+    let sim_ms = h.now();
+    tally.close(sim_ms);
+    let traced = Traced::read(&map, &h.trace(), &tally.deliveries, sim_ms);
+    let vstats = h.vehicle_stats();
+    let chargers = map
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Charger)
+        .count();
+    let lane_capacity_per_hour = 3_600_000.0 / rules.headway_ms as f64;
+    let hours = (sim_ms.div_ceil(HOUR)) as usize;
+    let mut delivered_per_hour = vec![ByDirection::default(); hours];
+    for (&hour, d) in &tally.per_hour_dir {
+        if let Some(slot) = delivered_per_hour.get_mut(hour as usize) {
+            *slot = *d;
+        }
+    }
+    let peak = |v: &[ByDirection<usize>]| ByDirection {
+        vn_to_cn: v.iter().map(|d| d.vn_to_cn).max().unwrap_or(0),
+        cn_to_vn: v.iter().map(|d| d.cn_to_vn).max().unwrap_or(0),
+    };
+    let peak_bridge = peak(&traced.bridge_per_hour);
+    let mut all_crossing: Vec<Ms> = traced.crossing_ms.iter().map(|(_, ms)| *ms).collect();
+    let mut by_dir: ByDirection<Vec<Ms>> = ByDirection::default();
+    for &(from, ms) in &traced.crossing_ms {
+        by_dir.get_mut(from).push(ms);
+    }
+    let vehicle_time = sim_ms as f64 * s.fleet.vehicles as f64;
     let report = Report {
         scenario: s.name.clone(),
         seed,
@@ -409,9 +595,36 @@ pub fn run_with(
         vehicles: s.fleet.vehicles,
         containers_requested: requested,
         containers_delivered: tally.delivered,
-        crossing_time_s: percentiles(&mut tally.crossing_ms),
-        lane_capacity_per_hour: 3_600_000.0 / rules.headway_ms as f64,
+        crossing_time_s: percentiles(&mut all_crossing),
+        crossing_time_by_direction_s: ByDirection {
+            vn_to_cn: percentiles(&mut by_dir.vn_to_cn),
+            cn_to_vn: percentiles(&mut by_dir.cn_to_vn),
+        },
+        job_time_s: percentiles(&mut tally.job_ms),
+        lane_capacity_per_hour,
         peak_hour_throughput: tally.per_hour.values().copied().max().unwrap_or(0),
+        peak_hour_delivered: peak(&delivered_per_hour),
+        peak_hour_bridge_crossings: peak_bridge,
+        lane_capacity_used: peak_bridge.vn_to_cn.max(peak_bridge.cn_to_vn) as f64
+            / lane_capacity_per_hour,
+        vehicle_utilisation: if vehicle_time > 0.0 {
+            tally.busy_ms as f64 / vehicle_time
+        } else {
+            0.0
+        },
+        charger_utilisation: if chargers > 0 && sim_ms > 0 {
+            vstats.iter().map(|v| v.charged_ms).sum::<Ms>() as f64
+                / (chargers as f64 * sim_ms as f64)
+        } else {
+            0.0
+        },
+        charges: vstats.iter().map(|v| v.charges).sum(),
+        battery_lowest_pct: vstats
+            .iter()
+            .map(|v| v.lowest_battery_pct)
+            .fold(100.0, f64::min),
+        battery_depleted: vstats.iter().map(|v| v.depleted).sum(),
+        late_steps: vstats.iter().map(|v| v.late_steps).sum(),
         conflicts,
         trace_malformed: malformed,
         min_headway_s: trace.min_headway_ms.map(|ms| ms as f64 / SECOND),
@@ -420,15 +633,180 @@ pub fn run_with(
         jobs_unfinished: open,
         deadlocks,
         breakdowns: tally.breakdowns,
+        link_losses: vstats.iter().map(|v| v.link_losses).sum(),
+        commands_while_lost: vstats.iter().map(|v| v.commands_while_lost).sum(),
+        outages: s.faults.outage.len(),
         plans: stats.plans,
         plan_failures: stats.plan_failures,
         repairs: stats.repairs,
         rejected_inputs: stats.rejected_inputs,
-        sim_seconds: h.now() as f64 / SECOND,
+        sim_seconds: sim_ms as f64 / SECOND,
         wall_seconds: 0.0,
         event_log_sha256: h.digest(),
     };
-    Ok(Outcome { report, harness: h })
+    let series = Series {
+        delivered_per_hour,
+        bridge_crossings_per_hour: traced.bridge_per_hour,
+        queue_sample_ms: QUEUE_SAMPLE_MS,
+        stop_line_queue: traced.stop_line_queue,
+        scan_lanes: traced.scan_lanes,
+        crossing_s: traced
+            .crossing_ms
+            .iter()
+            .map(|(_, ms)| *ms as f64 / SECOND)
+            .collect(),
+    };
+    Ok(Outcome {
+        report,
+        series,
+        harness: h,
+    })
+}
+
+/// How often the queues are sampled for the charts.
+const QUEUE_SAMPLE_MS: Ms = 5 * 60_000;
+
+/// A delivered container: who carried it, from which side, and when it was
+/// picked and delivered.
+#[derive(Clone, Debug)]
+struct Delivery {
+    vehicle: String,
+    from: Side,
+    picked: Ms,
+    delivered: Ms,
+}
+
+/// What the vehicles' traces show: crossing times gate to gate, border
+/// crossings per hour and the queues over time.
+struct Traced {
+    /// The origin side and crossing time of each delivered container.
+    crossing_ms: Vec<(Side, Ms)>,
+    bridge_per_hour: Vec<ByDirection<usize>>,
+    stop_line_queue: Vec<ByDirection<usize>>,
+    scan_lanes: Vec<ByDirection<usize>>,
+}
+
+impl Traced {
+    fn read(map: &LaneMap, traces: &[TimedPlan], deliveries: &[Delivery], end: Ms) -> Traced {
+        // The gates of each direction: the origin yard's way out and the
+        // far yard's way in.
+        let gates = [Side::Vn, Side::Cn].map(|from| map.gate_route(from, from.other()));
+        let is_gate: Vec<bool> = map.nodes.iter().map(|n| n.kind == NodeKind::Gate).collect();
+        // Each vehicle's passes of the gates, in time order.
+        let passes: BTreeMap<String, Vec<(Ms, NodeIx)>> = traces
+            .iter()
+            .map(|t| {
+                let serial = t.vehicle.map(serial_of).unwrap_or_default();
+                let mut p: Vec<(Ms, NodeIx)> = t
+                    .steps
+                    .iter()
+                    .filter(|s| is_gate[s.node.ix()] && s.arrive != NEVER)
+                    .map(|s| (s.arrive, s.node))
+                    .collect();
+                p.sort();
+                (serial, p)
+            })
+            .collect();
+        let mut crossing_ms = Vec::new();
+        for d in deliveries {
+            let Some((out, inn, _)) = gates[usize::from(d.from == Side::Cn)] else {
+                continue;
+            };
+            let Some(p) = passes.get(&d.vehicle) else {
+                continue;
+            };
+            let window = &p[p.partition_point(|(t, _)| *t < d.picked)
+                ..p.partition_point(|(t, _)| *t <= d.delivered)];
+            let left = window
+                .iter()
+                .rev()
+                .find(|(_, n)| *n == out)
+                .map(|(t, _)| *t);
+            let came = window.iter().find(|(_, n)| *n == inn).map(|(t, _)| *t);
+            if let (Some(a), Some(b)) = (left, came)
+                && b >= a
+            {
+                crossing_ms.push((d.from, b - a));
+            }
+        }
+
+        let hours = end.div_ceil(HOUR) as usize;
+        let mut bridge_per_hour = vec![ByDirection::default(); hours];
+        let samples = (end / QUEUE_SAMPLE_MS) as usize + 1;
+        let mut stop_diff = [vec![0i64; samples + 1], vec![0i64; samples + 1]];
+        let mut scan_diff = [vec![0i64; samples + 1], vec![0i64; samples + 1]];
+        let queue_node: Vec<Option<Side>> = map
+            .nodes
+            .iter()
+            .map(|n| {
+                n.zones
+                    .iter()
+                    .any(|z| map.zone(*z).kind == ZoneKind::StopLineQueue)
+                    .then_some(n.side)
+                    .flatten()
+            })
+            .collect();
+        for t in traces {
+            for s in &t.steps {
+                let node = map.node(s.node);
+                if node.kind == NodeKind::Border && s.arrive != NEVER {
+                    let from = s.arc.map(|a| map.side_of(map.arc(a).from));
+                    if let (Some(from), Some(slot)) =
+                        (from, bridge_per_hour.get_mut((s.arrive / HOUR) as usize))
+                    {
+                        *slot.get_mut(from) += 1;
+                    }
+                }
+                let diff = if node.kind == NodeKind::ScanLane {
+                    node.side
+                        .map(|side| &mut scan_diff[usize::from(side == Side::Cn)])
+                } else {
+                    queue_node[s.node.ix()]
+                        .map(|side| &mut stop_diff[usize::from(side == Side::Cn)])
+                };
+                if let Some(diff) = diff
+                    && s.arrive != NEVER
+                {
+                    // The vehicle stands there during [arrive, depart).
+                    let leave = if s.depart == NEVER {
+                        end
+                    } else {
+                        s.depart.min(end)
+                    };
+                    let first = s.arrive.div_ceil(QUEUE_SAMPLE_MS) as usize;
+                    let past = leave.div_ceil(QUEUE_SAMPLE_MS) as usize;
+                    if first < past.min(samples) {
+                        diff[first] += 1;
+                        diff[past.min(samples)] -= 1;
+                    }
+                }
+            }
+        }
+        let series = |d: &[Vec<i64>; 2]| -> Vec<ByDirection<usize>> {
+            let (mut a, mut b) = (0i64, 0i64);
+            (0..samples)
+                .map(|i| {
+                    a += d[0][i];
+                    b += d[1][i];
+                    ByDirection {
+                        vn_to_cn: a.max(0) as usize,
+                        cn_to_vn: b.max(0) as usize,
+                    }
+                })
+                .collect()
+        };
+        Traced {
+            crossing_ms,
+            bridge_per_hour,
+            stop_line_queue: series(&stop_diff),
+            scan_lanes: series(&scan_diff),
+        }
+    }
+}
+
+/// The serial of a vehicle by its id, as the run's fleet names them.
+fn serial_of(v: VehicleId) -> String {
+    format!("igv-{:03}", v.0)
 }
 
 /// What the events of a run add up to, read as the run goes.
@@ -437,10 +815,19 @@ struct Tally {
     /// Log lines already read.
     read: usize,
     queued: BTreeMap<String, Ms>,
-    crossing_ms: Vec<Ms>,
+    job_ms: Vec<Ms>,
     delivered: Delivered,
     /// Deliveries by clock hour since the start.
     per_hour: BTreeMap<Ms, usize>,
+    /// Deliveries by clock hour since the start, each way.
+    per_hour_dir: BTreeMap<Ms, ByDirection<usize>>,
+    /// Containers picked and not yet delivered: vehicle, side, time.
+    picked: BTreeMap<String, (String, Side, Ms)>,
+    deliveries: Vec<Delivery>,
+    /// Containers assigned and not yet delivered: since when.
+    assigned: BTreeMap<String, Ms>,
+    /// Vehicle-time spent on containers, ms.
+    busy_ms: Ms,
     /// Whether each vehicle last reported itself broken.
     broken: BTreeMap<String, bool>,
     breakdowns: usize,
@@ -470,10 +857,44 @@ impl Tally {
                 Event::JobQueued { job } => {
                     self.queued.insert(job.clone(), line.t);
                 }
+                Event::JobAssigned { job, .. } => {
+                    // A container assigned again (after a breakdown, say)
+                    // ends the earlier assignment.
+                    if let Some(since) = self.assigned.insert(job.clone(), line.t) {
+                        self.busy_ms += line.t - since;
+                    }
+                }
+                Event::JobCancelled { job } => {
+                    if let Some(since) = self.assigned.remove(job) {
+                        self.busy_ms += line.t - since;
+                    }
+                }
+                Event::ContainerPicked {
+                    job, vehicle, side, ..
+                } => {
+                    self.picked
+                        .insert(job.clone(), (vehicle.clone(), *side, line.t));
+                }
                 Event::JobDelivered { job, side, .. } => {
                     if let Some(q) = self.queued.remove(job) {
-                        self.crossing_ms.push(line.t - q);
+                        self.job_ms.push(line.t - q);
                     }
+                    if let Some(since) = self.assigned.remove(job) {
+                        self.busy_ms += line.t - since;
+                    }
+                    if let Some((vehicle, from, picked)) = self.picked.remove(job) {
+                        self.deliveries.push(Delivery {
+                            vehicle,
+                            from,
+                            picked,
+                            delivered: line.t,
+                        });
+                    }
+                    *self
+                        .per_hour_dir
+                        .entry(line.t / HOUR)
+                        .or_default()
+                        .get_mut(side.other()) += 1;
                     // Delivered in China means it came from Vietnam.
                     match side {
                         Side::Cn => self.delivered.vn_to_cn += 1,
@@ -486,6 +907,13 @@ impl Tally {
             }
         }
         self.read = log.len();
+    }
+
+    /// Counts the assignments still open at the end of the run.
+    fn close(&mut self, end: Ms) {
+        for since in std::mem::take(&mut self.assigned).into_values() {
+            self.busy_ms += end.saturating_sub(since);
+        }
     }
 }
 

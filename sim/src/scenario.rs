@@ -31,6 +31,13 @@ pub struct Scenario {
     #[serde(default = "default_days")]
     pub days: u32,
     pub fleet: Fleet,
+    /// The vehicle's size, speeds and acceleration; the core plans with the
+    /// same figures the simulated vehicles drive with.
+    #[serde(default)]
+    pub vehicle: VehicleSpecs,
+    /// The battery: consumption, charging or swapping.
+    #[serde(default)]
+    pub battery: Battery,
     pub demand: Demand,
     #[serde(default)]
     pub customs: Customs,
@@ -44,6 +51,86 @@ pub struct Fleet {
     /// How many vehicles; they start on the parking places of both sides,
     /// then on the chargers.
     pub vehicles: usize,
+}
+
+/// The vehicle, as the simulated vehicles drive and the core plans.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VehicleSpecs {
+    /// Length, metres.
+    pub length_m: f64,
+    /// Top speed without a container, km/h.
+    pub speed_empty_kmh: f64,
+    /// Top speed with a container, km/h.
+    pub speed_loaded_kmh: f64,
+    /// Acceleration limit, m/s².
+    pub accel_mps2: f64,
+    /// Braking limit, m/s².
+    pub decel_mps2: f64,
+}
+
+/// An IGV about 15.6 m long, 25 km/h empty and 20 km/h loaded, with gentle
+/// acceleration and braking: the core's default profile.
+impl Default for VehicleSpecs {
+    fn default() -> VehicleSpecs {
+        let p = borderlane_core::kinematics::VehicleProfile::default();
+        VehicleSpecs {
+            length_m: p.length_m,
+            speed_empty_kmh: (p.max_speed_empty_mps * 3.6 * 1e6).round() / 1e6,
+            speed_loaded_kmh: (p.max_speed_loaded_mps * 3.6 * 1e6).round() / 1e6,
+            accel_mps2: p.accel_mps2,
+            decel_mps2: p.decel_mps2,
+        }
+    }
+}
+
+impl VehicleSpecs {
+    /// The core's profile for these figures.
+    pub fn profile(&self) -> borderlane_core::kinematics::VehicleProfile {
+        borderlane_core::kinematics::VehicleProfile {
+            length_m: self.length_m,
+            max_speed_empty_mps: self.speed_empty_kmh / 3.6,
+            max_speed_loaded_mps: self.speed_loaded_kmh / 3.6,
+            accel_mps2: self.accel_mps2,
+            decel_mps2: self.decel_mps2,
+        }
+    }
+}
+
+/// The battery of every vehicle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Battery {
+    /// Each vehicle starts with a charge drawn between these, percent.
+    pub start_pct_min: f64,
+    pub start_pct_max: f64,
+    /// Charge used per kilometre driven empty, percent.
+    pub use_pct_per_km_empty: f64,
+    /// Charge used per kilometre driven with a container, percent.
+    pub use_pct_per_km_loaded: f64,
+    /// Charge gained per hour on a charger, percent.
+    pub charge_pct_per_h: f64,
+    /// Whether chargers swap the battery instead of charging it.
+    pub swap: bool,
+    /// How long a battery swap takes, seconds.
+    pub swap_s: f64,
+}
+
+/// About 1 h of charge for 12 h of work: a busy vehicle drives about
+/// 10 km an hour, so 12 h use about 100 %, which a charger puts back in an
+/// hour. A swap takes 5 minutes.
+impl Default for Battery {
+    fn default() -> Battery {
+        Battery {
+            start_pct_min: 50.0,
+            start_pct_max: 100.0,
+            use_pct_per_km_empty: 0.7,
+            use_pct_per_km_loaded: 0.9,
+            charge_pct_per_h: 100.0,
+            swap: false,
+            swap_s: 300.0,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,9 +183,62 @@ pub struct Faults {
     /// breakdowns are drawn at random for every vehicle.
     #[serde(default)]
     pub random_mtbf_h: Option<f64>,
-    /// How long a randomly drawn breakdown takes to repair, seconds.
+    /// The mean time to repair (or tow away) a randomly drawn breakdown,
+    /// seconds; each repair time is drawn between half and one and a half
+    /// times this.
     #[serde(default = "default_random_repair_s")]
     pub random_repair_s: f64,
+    /// Links lost at set times.
+    #[serde(default)]
+    pub link_loss: Vec<LinkLoss>,
+    /// The mean time between link losses of each vehicle, hours; when set,
+    /// losses are drawn at random for every vehicle.
+    #[serde(default)]
+    pub random_link_loss_mtbf_h: Option<f64>,
+    /// The mean length of a randomly drawn link loss, seconds; each is
+    /// drawn between half and one and a half times this.
+    #[serde(default = "default_random_link_loss_s")]
+    pub random_link_loss_s: f64,
+    /// Places out of service (a scan lane, a charger, an inspection bay) at
+    /// set times.
+    #[serde(default)]
+    pub outage: Vec<Outage>,
+}
+
+/// Where a breakdown happens.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Where {
+    /// At the first node off the bridge the vehicle reaches.
+    #[default]
+    Road,
+    /// At the first bridge end or border node the vehicle reaches.
+    Bridge,
+}
+
+/// A vehicle's link to the orchestrator is lost at the first place (yard
+/// slot, parking place, charger, inspection bay) it stops at, at or after
+/// `at_s` (or at `at_s` if it stands at rest), and comes back `for_s` later.
+/// Without its link the vehicle stays there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkLoss {
+    pub vehicle: String,
+    pub at_s: f64,
+    pub for_s: f64,
+}
+
+/// A place is out of service from `at_s` for `for_s`: the operator blocks
+/// it, then unblocks it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    /// The node's id in the map, such as `VN_SCAN_1` or `CN_CHG_2`.
+    pub node: String,
+    pub at_s: f64,
+    pub for_s: f64,
 }
 
 /// A vehicle breaks down at the first place it reaches at or after `at_s`
@@ -110,8 +250,11 @@ pub struct Breakdown {
     pub vehicle: String,
     /// Seconds from the start of the run.
     pub at_s: f64,
-    /// Seconds until the vehicle is repaired.
+    /// Seconds until the vehicle is repaired or towed away.
     pub repair_s: f64,
+    /// On the road (the default) or on the bridge.
+    #[serde(default, rename = "where")]
+    pub place: Where,
 }
 
 impl Default for Faults {
@@ -120,6 +263,10 @@ impl Default for Faults {
             breakdown: Vec::new(),
             random_mtbf_h: None,
             random_repair_s: default_random_repair_s(),
+            link_loss: Vec::new(),
+            random_link_loss_mtbf_h: None,
+            random_link_loss_s: default_random_link_loss_s(),
+            outage: Vec::new(),
         }
     }
 }
@@ -146,6 +293,10 @@ fn default_peak_factor() -> f64 {
 
 fn default_random_repair_s() -> f64 {
     1_800.0
+}
+
+fn default_random_link_loss_s() -> f64 {
+    120.0
 }
 
 /// A daytime-heavy day: little at night, a morning and an afternoon peak
@@ -278,26 +429,66 @@ impl Scenario {
             c.inspection_s_max,
             c.inspection_s_min,
         )?;
+        let v = &self.vehicle;
+        above("vehicle.length_m", v.length_m)?;
+        above("vehicle.speed_empty_kmh", v.speed_empty_kmh)?;
+        above("vehicle.speed_loaded_kmh", v.speed_loaded_kmh)?;
+        above("vehicle.accel_mps2", v.accel_mps2)?;
+        above("vehicle.decel_mps2", v.decel_mps2)?;
+        let b = &self.battery;
+        within("battery.start_pct_min", b.start_pct_min, 0.0, 100.0)?;
+        within(
+            "battery.start_pct_max",
+            b.start_pct_max,
+            b.start_pct_min,
+            100.0,
+        )?;
+        at_least("battery.use_pct_per_km_empty", b.use_pct_per_km_empty, 0.0)?;
+        at_least(
+            "battery.use_pct_per_km_loaded",
+            b.use_pct_per_km_loaded,
+            0.0,
+        )?;
+        above("battery.charge_pct_per_h", b.charge_pct_per_h)?;
+        above("battery.swap_s", b.swap_s)?;
         let f = &self.faults;
-        for (i, b) in f.breakdown.iter().enumerate() {
-            let serials = serials(self.fleet.vehicles);
-            if !serials.contains(&b.vehicle) {
-                return bad(format!(
-                    "faults.breakdown[{i}].vehicle = {:?} is not in the fleet ({} to {})",
-                    b.vehicle,
+        let serials = serials(self.fleet.vehicles);
+        let in_fleet = |field: String, vehicle: &str| {
+            if serials.iter().any(|s| s == vehicle) {
+                Ok(())
+            } else {
+                Err(ScenarioError::Invalid(format!(
+                    "{field} = {vehicle:?} is not in the fleet ({} to {})",
                     serials[0],
                     serials[serials.len() - 1]
-                ));
+                )))
             }
+        };
+        for (i, b) in f.breakdown.iter().enumerate() {
+            in_fleet(format!("faults.breakdown[{i}].vehicle"), &b.vehicle)?;
             at_least(&format!("faults.breakdown[{i}].at_s"), b.at_s, 0.0)?;
             at_least(&format!("faults.breakdown[{i}].repair_s"), b.repair_s, 0.0)?;
         }
-        if let Some(mtbf) = f.random_mtbf_h
-            && !(mtbf.is_finite() && mtbf > 0.0)
-        {
-            return bad(format!("faults.random_mtbf_h = {mtbf} must be above 0"));
+        if let Some(mtbf) = f.random_mtbf_h {
+            above("faults.random_mtbf_h", mtbf)?;
         }
         at_least("faults.random_repair_s", f.random_repair_s, 0.0)?;
+        for (i, l) in f.link_loss.iter().enumerate() {
+            in_fleet(format!("faults.link_loss[{i}].vehicle"), &l.vehicle)?;
+            at_least(&format!("faults.link_loss[{i}].at_s"), l.at_s, 0.0)?;
+            above(&format!("faults.link_loss[{i}].for_s"), l.for_s)?;
+        }
+        if let Some(mtbf) = f.random_link_loss_mtbf_h {
+            above("faults.random_link_loss_mtbf_h", mtbf)?;
+        }
+        above("faults.random_link_loss_s", f.random_link_loss_s)?;
+        for (i, o) in f.outage.iter().enumerate() {
+            if o.node.trim().is_empty() {
+                return bad(format!("faults.outage[{i}].node must not be empty"));
+            }
+            at_least(&format!("faults.outage[{i}].at_s"), o.at_s, 0.0)?;
+            above(&format!("faults.outage[{i}].for_s"), o.for_s)?;
+        }
         Ok(())
     }
 }
@@ -313,6 +504,16 @@ fn within(field: &str, v: f64, lo: f64, hi: f64) -> Result<(), ScenarioError> {
     } else {
         Err(ScenarioError::Invalid(format!(
             "{field} = {v} is outside {lo}..={hi}"
+        )))
+    }
+}
+
+fn above(field: &str, v: f64) -> Result<(), ScenarioError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(ScenarioError::Invalid(format!(
+            "{field} = {v} must be above 0"
         )))
     }
 }
@@ -349,13 +550,12 @@ containers_per_day = 10
         assert_eq!(s.demand.vn_to_cn_share, 0.5);
         assert_eq!(s.demand.hourly_profile.len(), 24);
         assert_eq!(s.customs, Customs::default());
+        assert_eq!(s.faults, Faults::default());
+        assert_eq!(s.faults.random_repair_s, 1_800.0);
+        assert_eq!(s.battery, Battery::default());
         assert_eq!(
-            s.faults,
-            Faults {
-                breakdown: Vec::new(),
-                random_mtbf_h: None,
-                random_repair_s: 1_800.0,
-            }
+            s.vehicle.profile(),
+            borderlane_core::kinematics::VehicleProfile::default()
         );
     }
 

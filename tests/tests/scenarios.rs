@@ -3,10 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use borderlane_core::io::Channel;
-use borderlane_sim::run::{draw, load_map, run_scenario};
+use borderlane_core::io::{Channel, Command, Event};
+use borderlane_core::{Input, Output};
+use borderlane_sim::run::{Report, draw, load_map, run_scenario, run_with};
 use borderlane_sim::scenario::{Scenario, ScenarioError};
+use borderlane_sim::{LogEntry, LogLine};
 use borderlane_tests::root;
+
+/// Scenarios that ask for more than the lane can carry: they must run
+/// safely, but containers are still waiting when the run ends.
+const OVERLOADED: [&str; 2] = ["huu_nghi_scale", "saturation"];
 
 fn scenarios_dir() -> PathBuf {
     root().join("scenarios")
@@ -51,24 +57,350 @@ fn different_seeds_give_different_runs() {
 }
 
 #[test]
+fn fault_scenarios_are_deterministic_too() {
+    for name in ["comm_loss.toml", "outages.toml"] {
+        let s = load(name);
+        let a = run_scenario(&s, 3, 1).unwrap();
+        let b = run_scenario(&s, 3, 1).unwrap();
+        let c = run_scenario(&s, 4, 1).unwrap();
+        assert_eq!(a.event_log_sha256, b.event_log_sha256, "{name}");
+        assert_ne!(a.event_log_sha256, c.event_log_sha256, "{name}");
+    }
+}
+
+#[test]
 fn every_shipped_scenario_runs_clean_for_a_day() {
     let files = shipped();
-    assert!(files.len() >= 4, "{files:?}");
-    for path in files {
-        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for name in [
+        "baseline_2026",
+        "target_2030",
+        "huu_nghi_scale",
+        "peak_season",
+        "bridge_breakdown",
+        "comm_loss",
+        "outages",
+        "single_lane",
+        "saturation",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    let readme = std::fs::read_to_string(scenarios_dir().join("README.md")).unwrap();
+    for (path, name) in files.iter().zip(&names) {
+        assert!(
+            readme.contains(&format!("`{name}.toml`")),
+            "{name} has no line in scenarios/README.md"
+        );
+        let s = Scenario::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let r = run_scenario(&s, s.seed, 1).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let shown = path.display();
         assert!(r.containers_requested > 0, "{shown}: {r:?}");
         assert_eq!(r.conflicts, 0, "{shown}: {r:?}");
         assert_eq!(r.jobs_lost, 0, "{shown}: {r:?}");
-        assert_eq!(r.jobs_unfinished, 0, "{shown}: {r:?}");
-        assert_eq!(r.deadlocks, 0, "{shown}: {r:?}");
-        assert_eq!(
-            r.containers_delivered.total, r.containers_requested,
-            "{shown}: {r:?}"
-        );
+        // A breakdown on the bridge stops the broken vehicle there, and the
+        // core restarts the vehicles held up behind it on the bridge from a
+        // stop at the arc's end: both are waits on the bridge, which the
+        // verifier reports as malformed steps (not conflicts). Under
+        // overload the core's repair sometimes holds a vehicle on the
+        // bridge too. Anywhere else there are none.
+        let on_bridge = s
+            .faults
+            .breakdown
+            .iter()
+            .filter(|b| b.place == borderlane_sim::scenario::Where::Bridge)
+            .count();
+        if OVERLOADED.contains(&name.as_str()) {
+            assert!(r.trace_malformed <= 4, "{shown}: {r:?}");
+        } else if on_bridge == 0 {
+            assert_eq!(r.trace_malformed, 0, "{shown}: {r:?}");
+        } else {
+            assert!(
+                r.trace_malformed <= on_bridge * r.vehicles,
+                "{shown}: {r:?}"
+            );
+        }
+        assert_eq!(r.late_steps, 0, "{shown}: plans the vehicles cannot drive");
+        assert_eq!(r.battery_depleted, 0, "{shown}: {r:?}");
         assert!(!r.unsafe_run(), "{shown}: {r:?}");
+        assert!(r.min_headway_s.is_some_and(|h| h >= 12.0), "{shown}: {r:?}");
+        if OVERLOADED.contains(&name.as_str()) {
+            // The lane works flat out: a large share of the demand is
+            // carried and the rest is still queued, not lost.
+            assert!(r.jobs_unfinished > 0, "{shown}: {r:?}");
+            assert!(
+                r.containers_delivered.total * 3 > r.containers_requested,
+                "{shown}: {r:?}"
+            );
+        } else {
+            assert_eq!(r.jobs_unfinished, 0, "{shown}: {r:?}");
+            assert_eq!(r.deadlocks, 0, "{shown}: {r:?}");
+            assert_eq!(
+                r.containers_delivered.total, r.containers_requested,
+                "{shown}: {r:?}"
+            );
+        }
     }
+}
+
+#[test]
+fn the_report_measures_the_lane() {
+    let s = load("target_2030.toml");
+    let r = run_scenario(&s, s.seed, 1).unwrap();
+    let d = r.containers_delivered;
+    assert_eq!(d.vn_to_cn + d.cn_to_vn, d.total);
+    assert!(d.vn_to_cn > 100 && d.cn_to_vn > 100, "{d:?}");
+    // Gate to gate is about 3.2 km at 20 km/h loaded and 15 km/h on the
+    // bridge: about 10 minutes without customs stops, and never less.
+    let c = r.crossing_time_s;
+    assert!((540.0..720.0).contains(&c.p50), "{c:?}");
+    assert!(c.p50 <= c.p95 && c.p95 <= c.p99 && c.p99 <= c.max, "{c:?}");
+    for dir in [
+        r.crossing_time_by_direction_s.vn_to_cn,
+        r.crossing_time_by_direction_s.cn_to_vn,
+    ] {
+        assert!(dir.p50 >= 540.0, "{dir:?}");
+    }
+    // Physical inspections take 1 to 4 hours between the gates.
+    assert!(c.max > 3_600.0, "{c:?}");
+    // The container's whole time includes the wait, the pick and the drop.
+    assert!(r.job_time_s.p50 > c.p50 + 180.0, "{r:?}");
+    assert_eq!(r.lane_capacity_per_hour, 300.0);
+    let peak = r.peak_hour_bridge_crossings;
+    assert!(peak.vn_to_cn > 0 && peak.cn_to_vn > 0, "{peak:?}");
+    assert!((r.lane_capacity_used - peak.vn_to_cn.max(peak.cn_to_vn) as f64 / 300.0).abs() < 1e-9);
+    assert!(
+        r.peak_hour_delivered.vn_to_cn + r.peak_hour_delivered.cn_to_vn >= r.peak_hour_throughput,
+        "{r:?}"
+    );
+    assert!((0.05..0.9).contains(&r.vehicle_utilisation), "{r:?}");
+    assert!((0.0..=1.0).contains(&r.charger_utilisation), "{r:?}");
+    assert_eq!(r.min_headway_s, Some(12.0));
+}
+
+#[test]
+fn saturation_finds_what_the_lane_carries() {
+    let s = load("saturation.toml");
+    let r = run_scenario(&s, s.seed, 1).unwrap();
+    // Demand is far beyond what is carried, so the peak hour is the lane's
+    // capacity as the planner and the yards allow it.
+    assert!(
+        r.containers_requested > 3 * r.containers_delivered.total / 2,
+        "{r:?}"
+    );
+    assert!(r.peak_hour_throughput > 0);
+    assert!(
+        r.lane_capacity_used > 0.0 && r.lane_capacity_used <= 1.0,
+        "{r:?}"
+    );
+}
+
+/// Runs a scenario and returns its report and log.
+fn run_logged(s: &Scenario) -> (Report, Vec<LogLine>, Vec<bool>) {
+    let o = run_with(s, s.seed, 1, &mut |_| {}).unwrap();
+    let charging = o.harness.charging();
+    (o.report, o.harness.log().to_vec(), charging)
+}
+
+fn drives(
+    log: &[LogLine],
+) -> impl Iterator<Item = (u64, &str, &Vec<borderlane_core::CommandStep>)> {
+    log.iter().filter_map(|l| match &l.entry {
+        LogEntry::Out {
+            output: Output::Command(Command::Drive { vehicle, steps, .. }),
+        } => Some((l.t, vehicle.as_str(), steps)),
+        _ => None,
+    })
+}
+
+#[test]
+fn batteries_drain_and_are_recharged() {
+    let mut s = load("target_2030.toml");
+    s.battery.start_pct_min = 30.0;
+    s.battery.start_pct_max = 40.0;
+    let (r, log, _) = run_logged(&s);
+    assert!(r.charges >= 10, "{r:?}");
+    assert!(r.charger_utilisation > 0.02, "{r:?}");
+    assert_eq!(r.battery_depleted, 0, "{r:?}");
+    assert_eq!(r.jobs_unfinished, 0, "{r:?}");
+    // Each vehicle's reported charge falls while it works and comes back
+    // to 100 % on a charger.
+    let mut last: std::collections::BTreeMap<&str, f64> = Default::default();
+    let (mut fell, mut rose_to_full) = (0, 0);
+    for l in &log {
+        if let LogEntry::In {
+            input: Input::State(v),
+        } = &l.entry
+        {
+            if let Some(&before) = last.get(v.vehicle.as_str()) {
+                if v.battery_pct < before {
+                    fell += 1;
+                }
+                if v.battery_pct == 100.0 && before < 100.0 {
+                    rose_to_full += 1;
+                }
+            }
+            last.insert(&v.vehicle, v.battery_pct);
+        }
+    }
+    assert!(fell > 100, "{fell}");
+    assert!(rose_to_full >= 10, "{rose_to_full}");
+    // The core sends vehicles low on charge to chargers.
+    let to_charger = drives(&log)
+        .filter(|(_, _, steps)| {
+            steps.last().is_some_and(|st| {
+                st.action
+                    .as_ref()
+                    .is_some_and(|a| a.kind == borderlane_core::io::ActionKind::Charge)
+            })
+        })
+        .count();
+    assert!(to_charger >= 10, "{to_charger}");
+}
+
+#[test]
+fn a_battery_swap_is_quicker_than_a_charge() {
+    let mut s = load("target_2030.toml");
+    s.battery.start_pct_min = 30.0;
+    s.battery.start_pct_max = 40.0;
+    let charged = run_scenario(&s, s.seed, 1).unwrap();
+    s.battery.swap = true;
+    let swapped = run_scenario(&s, s.seed, 1).unwrap();
+    assert!(swapped.charges >= 10, "{swapped:?}");
+    assert!(
+        swapped.charger_utilisation * 3.0 < charged.charger_utilisation,
+        "swap {} against charge {}",
+        swapped.charger_utilisation,
+        charged.charger_utilisation
+    );
+}
+
+#[test]
+fn nothing_charges_at_a_charger_out_of_service() {
+    let s = load("outages.toml");
+    let (r, log, _) = run_logged(&s);
+    assert_eq!(r.outages, 3);
+    assert_eq!(r.conflicts, 0, "{r:?}");
+    let blocked: Vec<(u64, String)> = log
+        .iter()
+        .filter_map(|l| match &l.entry {
+            LogEntry::Out {
+                output: Output::Event(Event::PlaceBlocked { node }),
+            } => Some((l.t, node.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocked.len(), 3, "{blocked:?}");
+    // No plan committed while a place is out of service goes through it.
+    for o in &s.faults.outage {
+        let (from, to) = ((o.at_s * 1e3) as u64, ((o.at_s + o.for_s) * 1e3) as u64);
+        let mut after = 0;
+        for (t, vehicle, steps) in drives(&log) {
+            if t <= from || t >= to {
+                continue;
+            }
+            after += 1;
+            for st in steps {
+                let during = st.arrive_ms < to
+                    && st.depart_ms.is_none_or(|d| d > from)
+                    && st.arrive_ms > from;
+                assert!(
+                    !(st.node == o.node && during),
+                    "{vehicle} is sent to {} at {} while it is out of service",
+                    o.node,
+                    st.arrive_ms
+                );
+            }
+        }
+        assert!(after > 0, "no plans while {} was out", o.node);
+    }
+    // Vehicles still charged on the charger left in service.
+    assert!(r.charges > 0, "{r:?}");
+}
+
+#[test]
+fn a_vehicle_without_its_link_is_held_and_the_others_go_on() {
+    let s = load("comm_loss.toml");
+    let (r, log, _) = run_logged(&s);
+    assert!(r.link_losses >= 2, "{r:?}");
+    assert_eq!(r.conflicts, 0, "{r:?}");
+    assert_eq!(r.jobs_unfinished, 0, "{r:?}");
+    // igv-011 loses its link from 15:00 on, for 30 minutes.
+    let lost = log
+        .iter()
+        .find_map(|l| match &l.entry {
+            LogEntry::In {
+                input: Input::State(v),
+            } if v.vehicle == "igv-011" && v.link_lost && l.t >= 54_000_000 => Some(l.t),
+            _ => None,
+        })
+        .expect("igv-011 loses its link");
+    let back = log
+        .iter()
+        .find_map(|l| match &l.entry {
+            LogEntry::In {
+                input: Input::State(v),
+            } if v.vehicle == "igv-011" && !v.link_lost && l.t > lost => Some(l.t),
+            _ => None,
+        })
+        .expect("igv-011 comes back");
+    assert_eq!(back - lost, 1_800_000);
+    let held = log.iter().any(|l| {
+        l.t == lost
+            && matches!(&l.entry, LogEntry::Out { output: Output::Event(Event::VehicleHeld { vehicle, .. }) } if vehicle == "igv-011")
+    });
+    assert!(held, "igv-011 is held when its link is lost");
+    // While it is away it is sent no route that moves it, and the others
+    // are planned and deliver.
+    let mut others = 0;
+    for (t, vehicle, steps) in drives(&log) {
+        if t > lost && t < back {
+            if vehicle == "igv-011" {
+                assert!(steps.len() <= 1, "igv-011 sent a route while away");
+            } else {
+                others += 1;
+            }
+        }
+    }
+    assert!(others > 0);
+    let delivered_meanwhile = log
+        .iter()
+        .filter(|l| {
+            l.t > lost
+                && l.t < back
+                && matches!(
+                    &l.entry,
+                    LogEntry::Out {
+                        output: Output::Event(Event::JobDelivered { .. })
+                    }
+                )
+        })
+        .count();
+    assert!(delivered_meanwhile > 0);
+    // After it is back it is planned again.
+    assert!(drives(&log).any(|(t, v, steps)| t >= back && v == "igv-011" && steps.len() > 1));
+}
+
+#[test]
+fn a_breakdown_on_the_bridge_holds_the_lane_behind_it() {
+    let s = load("bridge_breakdown.toml");
+    let (r, log, _) = run_logged(&s);
+    assert_eq!(r.conflicts, 0, "{r:?}");
+    let broken = log
+        .iter()
+        .find_map(|l| match &l.entry {
+            LogEntry::Out {
+                output: Output::Event(Event::VehicleBroken { vehicle, node }),
+            } if vehicle == "igv-007" && l.t >= 54_000_000 => Some(node.clone()),
+            _ => None,
+        })
+        .expect("igv-007 breaks down");
+    assert!(
+        broken.contains("BRIDGE_END") || broken.starts_with("BORDER"),
+        "igv-007 broke down at {broken}"
+    );
 }
 
 #[test]
@@ -166,4 +498,77 @@ fn bad_scenarios_are_rejected_naming_the_field() {
         "{good}\n[[faults.breakdown]]\nvehicle = \"igv-012\"\nat_s = 0\nrepair_s = 60\n"
     ));
     assert!(vehicle.contains("faults.breakdown[0].vehicle"), "{vehicle}");
+
+    // Every section rejects fields it does not know, naming them.
+    for (section, field) in [
+        ("[vehicle]", "top_speed"),
+        ("[battery]", "capacity_kwh"),
+        ("[customs]", "orange"),
+        ("[demand]", "containers_per_week"),
+        ("[faults]", "random_flat_tyres"),
+        (
+            "[[faults.link_loss]]\nvehicle = \"igv-001\"\nat_s = 0\nfor_s = 1",
+            "lost",
+        ),
+        (
+            "[[faults.outage]]\nnode = \"VN_SCAN_1\"\nat_s = 0\nfor_s = 1",
+            "why",
+        ),
+        (
+            "[[faults.breakdown]]\nvehicle = \"igv-001\"\nat_s = 0\nrepair_s = 1",
+            "tow_s",
+        ),
+    ] {
+        let text = if good.contains(section) {
+            good.replace(section, &format!("{section}\n{field} = 1"))
+        } else {
+            format!("{good}\n{section}\n{field} = 1\n")
+        };
+        let e = bad(&text);
+        assert!(e.contains(field), "{section}: {e}");
+    }
+
+    let place = bad(&format!(
+        "{good}\n[[faults.breakdown]]\nvehicle = \"igv-001\"\nat_s = 0\nrepair_s = 1\nwhere = \"river\"\n"
+    ));
+    assert!(place.contains("river"), "{place}");
+
+    for (text, field) in [
+        (
+            "[vehicle]\nspeed_loaded_kmh = 0",
+            "vehicle.speed_loaded_kmh = 0",
+        ),
+        (
+            "[battery]\nstart_pct_max = 120",
+            "battery.start_pct_max = 120",
+        ),
+        (
+            "[battery]\ncharge_pct_per_h = -1",
+            "battery.charge_pct_per_h",
+        ),
+        (
+            "[[faults.link_loss]]\nvehicle = \"igv-099\"\nat_s = 0\nfor_s = 60",
+            "faults.link_loss[0].vehicle",
+        ),
+        (
+            "[[faults.link_loss]]\nvehicle = \"igv-001\"\nat_s = 0\nfor_s = 0",
+            "faults.link_loss[0].for_s",
+        ),
+        (
+            "[[faults.outage]]\nnode = \"VN_SCAN_1\"\nat_s = -5\nfor_s = 60",
+            "faults.outage[0].at_s",
+        ),
+    ] {
+        let e = bad(&format!("{good}\n{text}\n"));
+        assert!(e.contains(field), "{text}: {e}");
+    }
+
+    // A node the map does not have is found when the map is read.
+    let s = Scenario::parse(
+        &format!("{good}\n[[faults.outage]]\nnode = \"VN_SCAN_9\"\nat_s = 0\nfor_s = 60\n"),
+        &scenarios_dir(),
+    )
+    .unwrap();
+    let e = run_scenario(&s, 1, 1).unwrap_err().to_string();
+    assert!(e.contains("faults.outage[0].node = \"VN_SCAN_9\""), "{e}");
 }

@@ -72,6 +72,29 @@ fn runs_a_scenario_and_writes_the_report_and_events() {
     assert!(report["wall_seconds"].as_f64().is_some());
     let digest = report["event_log_sha256"].as_str().unwrap();
     assert_eq!(digest.len(), 64);
+    for key in [
+        "vehicle_utilisation",
+        "charger_utilisation",
+        "min_headway_s",
+        "lane_capacity_per_hour",
+    ] {
+        assert!(report[key].as_f64().is_some(), "{key}");
+    }
+
+    // The charts are SVG and the page shows every one of them.
+    let page = std::fs::read_to_string(out_dir.join("index.html")).expect("index.html");
+    assert!(page.contains("scenario baseline_2026"), "{page}");
+    for chart in [
+        "throughput.svg",
+        "bridge.svg",
+        "stop_line_queues.svg",
+        "scan_lanes.svg",
+        "crossing_times.svg",
+    ] {
+        let svg = std::fs::read_to_string(out_dir.join(chart)).expect(chart);
+        assert!(svg.starts_with("<svg"), "{chart}");
+        assert!(page.contains(&format!("src=\"{chart}\"")), "{chart}");
+    }
 
     let events = std::fs::read_to_string(out_dir.join("events.jsonl")).expect("events.jsonl");
     let lines: Vec<serde_json::Value> = events
