@@ -1,14 +1,16 @@
 //! The Borderlane command line.
 //!
 //! Each subcommand lives in its own module and returns the process exit
-//! code; `main` only parses the arguments and dispatches. Later subcommands
-//! (serve, demo, replay) are added as further variants of [`Command`].
+//! code; `main` only parses the arguments and dispatches.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo_cmd;
 mod map_cmd;
+mod replay_cmd;
+mod serve_cmd;
 mod sim_cmd;
 
 #[derive(Debug, Parser)]
@@ -28,6 +30,17 @@ enum Command {
     Map(map_cmd::MapArgs),
     /// Run scenarios in the simulator.
     Sim(sim_cmd::SimArgs),
+    /// Control vehicles live over MQTT with VDA 5050, as configured in a
+    /// TOML file (config/lane.toml, config/vn.toml, config/cn.toml).
+    Serve(serve_cmd::ServeArgs),
+    /// Run the embedded broker, an orchestrator and simulated VDA 5050
+    /// vehicles on MQTT with a scenario's containers, in real time or
+    /// faster, showing a live status line.
+    Demo(demo_cmd::DemoArgs),
+    /// Feed a recording (`serve --record`, `demo --record`) to a fresh
+    /// orchestrator in virtual time and compare every output with the
+    /// recorded one.
+    Replay(replay_cmd::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +48,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Map(args) => map_cmd::run(args),
         Command::Sim(args) => sim_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::Replay(args) => replay_cmd::run(args),
     }
 }
 
@@ -75,5 +91,24 @@ mod tests {
             Cli::try_parse_from(["borderlane", "sim", "run", "s.toml", "--days", "0"]).is_err()
         );
         assert!(Cli::try_parse_from(["borderlane", "sim", "run", "s.toml", "--events"]).is_err());
+    }
+
+    #[test]
+    fn serve_and_demo_parse() {
+        let cli = Cli::try_parse_from(["borderlane", "serve", "--config", "config/lane.toml"]);
+        assert!(cli.is_ok(), "{cli:?}");
+        assert!(Cli::try_parse_from(["borderlane", "serve"]).is_err());
+        let cli = Cli::try_parse_from([
+            "borderlane",
+            "demo",
+            "--speed",
+            "30",
+            "--duration",
+            "10m",
+            "--scenario",
+            "s.toml",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
+        assert!(Cli::try_parse_from(["borderlane", "demo", "--duration", "soon"]).is_err());
     }
 }

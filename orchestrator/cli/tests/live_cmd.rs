@@ -1,0 +1,81 @@
+//! `borderlane serve` and `borderlane demo` as processes: a bad
+//! configuration is refused with the field named, the demo prints where its
+//! broker and metrics are and stops by itself after `--duration`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_naming_the_field() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live_cmd");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.toml");
+    let good = std::fs::read_to_string(root().join("config/lane.toml")).expect("lane.toml");
+    std::fs::write(
+        &path,
+        good.replace("side = \"both\"", "side = \"both\"\nsied = 1"),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("sied"), "{}", text(&out.stderr));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .args(["serve", "--config", "/nonexistent/serve.toml"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/serve.toml"));
+}
+
+#[test]
+fn demo_prints_its_addresses_and_stops_after_its_duration() {
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .current_dir(root())
+        .args(["demo", "--speed", "20", "--duration", "3s"])
+        .output()
+        .expect("the binary runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("broker:  mqtt://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("metrics: http://127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("vehicles"), "{stdout}");
+    assert!(stdout.contains("Stopping."), "{stdout}");
+}
+
+#[test]
+fn demo_refuses_a_bad_speed_and_a_missing_scenario() {
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .current_dir(root())
+        .args(["demo", "--speed", "0"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--speed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .args(["demo", "--scenario", "/nonexistent/s.toml"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/s.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+}

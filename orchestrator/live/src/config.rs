@@ -1,0 +1,370 @@
+//! The configuration file of `borderlane serve`, in TOML.
+//!
+//! ```toml
+//! name = "borderlane-vn"          # this orchestrator's identity
+//! side = "VN"                     # "VN", "CN" or "both"
+//! map = "../maps/bac_luan_ii.geojson"
+//!
+//! [broker.embedded]               # or [broker.external]
+//! host = "127.0.0.1"
+//! port = 1883
+//!
+//! [vda5050]                       # borderlane_vda5050::MasterConfig
+//! interface_name = "uagv"
+//! manufacturer = "borderlane"
+//! version = "2.1.0"
+//!
+//! [metrics]
+//! listen = "127.0.0.1:9101"
+//!
+//! [[fleet]]
+//! serial = "vn-igv-01"
+//! start = "VN_PARK_01"
+//! ```
+//!
+//! Unknown fields are rejected and every error names the field. Relative
+//! paths (the map, TLS files) are taken from the configuration file's
+//! folder.
+
+use std::path::{Path, PathBuf};
+
+use borderlane_core::{CoreConfig, VehicleSpec};
+use borderlane_vda5050::MasterConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::broker::EmbeddedSettings;
+use crate::mqtt::{DEFAULT_MAX_PACKET_BYTES, MqttSettings, TlsFiles};
+use crate::scope::SideSel;
+
+/// The whole configuration of one orchestrator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// This orchestrator's identity: its MQTT client id (unless the broker
+    /// section gives one) and its name in logs.
+    pub name: String,
+    /// The side it stands on, or "both" for the whole lane.
+    pub side: SideSel,
+    /// The lane map (GeoJSON).
+    pub map: PathBuf,
+    pub broker: BrokerConfig,
+    /// How the master control talks to the vehicles.
+    #[serde(default)]
+    pub vda5050: MasterConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub topics: TopicsConfig,
+    /// The core's rules and timings; its fleet comes from `[[fleet]]`.
+    #[serde(default)]
+    pub core: CoreConfig,
+    /// The vehicles this orchestrator controls and where each starts.
+    pub fleet: Vec<VehicleSpec>,
+}
+
+/// The MQTT broker: started in this process, or one that runs elsewhere.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BrokerConfig {
+    Embedded(EmbeddedSettings),
+    External(ExternalBroker),
+}
+
+/// A broker that runs elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalBroker {
+    pub host: String,
+    #[serde(default = "default_mqtt_port")]
+    pub port: u16,
+    /// The MQTT client id; the orchestrator's name if absent.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// The largest MQTT packet sent or accepted, bytes.
+    #[serde(default = "default_max_packet")]
+    pub max_packet_bytes: usize,
+}
+
+fn default_mqtt_port() -> u16 {
+    1883
+}
+
+fn default_max_packet() -> usize {
+    DEFAULT_MAX_PACKET_BYTES
+}
+
+/// TLS with rustls: the broker's certificate authority and, optionally, a
+/// client certificate and its key (PEM files).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub ca: PathBuf,
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+/// Where the Prometheus endpoint listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port`; port 0 picks a free one. Localhost by default.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9100".to_string()
+}
+
+impl Default for MetricsConfig {
+    fn default() -> MetricsConfig {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+/// The orchestrator's own topics, besides VDA 5050's:
+/// `{prefix}/{side}/jobs` (job requests in), `{prefix}/{side}/operator`
+/// (operator commands in) and `{prefix}/{side}/events` (the core's events
+/// out), where `{side}` is `vn`, `cn` or `lane`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsConfig {
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_prefix() -> String {
+    "borderlane/v1".to_string()
+}
+
+impl Default for TopicsConfig {
+    fn default() -> TopicsConfig {
+        TopicsConfig {
+            prefix: default_prefix(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read it: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ServeConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        ServeConfig::parse(&text, base).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses and checks a configuration; relative paths are taken from
+    /// `base`. The error names the field that is wrong.
+    pub fn parse(text: &str, base: &Path) -> Result<ServeConfig, String> {
+        let mut c: ServeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate()?;
+        c.map = base.join(&c.map);
+        if let BrokerConfig::External(x) = &mut c.broker
+            && let Some(tls) = &mut x.tls
+        {
+            tls.ca = base.join(&tls.ca);
+            tls.cert = tls.cert.as_ref().map(|p| base.join(p));
+            tls.key = tls.key.as_ref().map(|p| base.join(p));
+        }
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("name: must not be empty".to_string());
+        }
+        if self.fleet.is_empty() {
+            return Err("fleet: lists no vehicle; add [[fleet]] entries".to_string());
+        }
+        if !self.core.fleet.is_empty() {
+            return Err("core.fleet: list the vehicles under [[fleet]] instead".to_string());
+        }
+        for (i, v) in self.fleet.iter().enumerate() {
+            if let Err(why) = topic_level_ok(&v.serial) {
+                return Err(format!("fleet[{i}].serial = {:?}: {why}", v.serial));
+            }
+        }
+        check_topic_level("vda5050.interface_name", &self.vda5050.interface_name)?;
+        check_topic_level("vda5050.manufacturer", &self.vda5050.manufacturer)?;
+        if self.topics.prefix.is_empty()
+            || self.topics.prefix.contains(['+', '#'])
+            || self.topics.prefix.ends_with('/')
+        {
+            return Err(format!(
+                "topics.prefix = {:?}: must be a topic without wildcards or a trailing '/'",
+                self.topics.prefix
+            ));
+        }
+        match &self.broker {
+            BrokerConfig::Embedded(e) => {
+                if e.host.is_empty() {
+                    return Err("broker.embedded.host: must not be empty".to_string());
+                }
+            }
+            BrokerConfig::External(x) => {
+                if x.host.is_empty() {
+                    return Err("broker.external.host: must not be empty".to_string());
+                }
+                if x.port == 0 {
+                    return Err("broker.external.port: must not be 0".to_string());
+                }
+                if x.max_packet_bytes < 16 * 1024 {
+                    return Err(format!(
+                        "broker.external.max_packet_bytes = {}: must be at least 16384, orders are large",
+                        x.max_packet_bytes
+                    ));
+                }
+                if x.password.is_some() && x.username.is_none() {
+                    return Err("broker.external.password: needs a username too".to_string());
+                }
+                if let Some(id) = &x.client_id
+                    && id.is_empty()
+                {
+                    return Err("broker.external.client_id: must not be empty".to_string());
+                }
+                if let Some(tls) = &x.tls
+                    && tls.cert.is_some() != tls.key.is_some()
+                {
+                    return Err(
+                        "broker.external.tls: give both cert and key, or neither".to_string()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The core's configuration: `[core]` with the fleet of `[[fleet]]`.
+    pub fn core_config(&self) -> CoreConfig {
+        CoreConfig {
+            fleet: self.fleet.clone(),
+            ..self.core.clone()
+        }
+    }
+
+    /// The MQTT client settings for an external broker, or for the embedded
+    /// one at `host:port`.
+    pub fn mqtt_settings(&self, embedded_at: Option<(String, u16)>) -> MqttSettings {
+        match (&self.broker, embedded_at) {
+            (BrokerConfig::External(x), _) => {
+                let mut s = MqttSettings::new(
+                    x.host.clone(),
+                    x.port,
+                    x.client_id.clone().unwrap_or_else(|| self.name.clone()),
+                );
+                s.credentials = x
+                    .username
+                    .as_ref()
+                    .map(|u| (u.clone(), x.password.clone().unwrap_or_default()));
+                s.tls = x.tls.as_ref().map(|t| TlsFiles {
+                    ca: t.ca.clone(),
+                    client: t.cert.clone().zip(t.key.clone()),
+                });
+                s.max_packet_bytes = x.max_packet_bytes;
+                s
+            }
+            (BrokerConfig::Embedded(e), at) => {
+                let (host, port) = at.unwrap_or((e.host.clone(), e.port));
+                MqttSettings::new(host, port, self.name.clone())
+            }
+        }
+    }
+}
+
+fn topic_level_ok(s: &str) -> Result<(), &'static str> {
+    if s.is_empty() {
+        Err("must not be empty")
+    } else if s.contains(['/', '+', '#']) {
+        Err("must not contain '/', '+' or '#', it is a topic level")
+    } else if s.chars().any(char::is_control) {
+        Err("must not contain control characters")
+    } else {
+        Ok(())
+    }
+}
+
+fn check_topic_level(field: &str, value: &str) -> Result<(), String> {
+    topic_level_ok(value).map_err(|why| format!("{field} = {value:?}: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "borderlane-vn"
+side = "VN"
+map = "../maps/bac_luan_ii.geojson"
+
+[broker.embedded]
+port = 0
+
+[[fleet]]
+serial = "vn-igv-01"
+start = "VN_PARK_01"
+"#;
+
+    #[test]
+    fn a_small_configuration_parses_with_defaults() {
+        let c = ServeConfig::parse(GOOD, Path::new("/etc/borderlane")).expect("valid");
+        assert_eq!(c.side, SideSel::Vn);
+        assert_eq!(
+            c.map,
+            PathBuf::from("/etc/borderlane/../maps/bac_luan_ii.geojson")
+        );
+        assert_eq!(c.metrics.listen, "127.0.0.1:9100");
+        assert_eq!(c.topics.prefix, "borderlane/v1");
+        assert_eq!(c.core_config().fleet.len(), 1);
+        let BrokerConfig::Embedded(e) = &c.broker else {
+            panic!("embedded");
+        };
+        assert_eq!(e.host, "127.0.0.1");
+        assert_eq!(e.port, 0);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        for (extra, name) in [
+            ("colour = \"red\"\n", "colour"),
+            ("[metrics]\nlisten = \"127.0.0.1:0\"\nlisen = 1\n", "lisen"),
+            ("[vda5050]\nmanufacturr = \"x\"\n", "manufacturr"),
+        ] {
+            // Top-level keys go before the first table.
+            let text = if extra.starts_with('[') {
+                format!("{GOOD}\n{extra}")
+            } else {
+                format!("{extra}{GOOD}")
+            };
+            let err = ServeConfig::parse(&text, Path::new(".")).expect_err(name);
+            assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The configuration files: the shipped ones are valid, and mistakes are
+//! errors that name the field.
+
+use std::path::{Path, PathBuf};
+
+use borderlane_live::config::{BrokerConfig, ServeConfig};
+use borderlane_live::scope::{Scope, SideSel};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_shipped_configurations_are_valid() {
+    for (file, side, embedded) in [
+        ("vn.toml", SideSel::Vn, true),
+        ("cn.toml", SideSel::Cn, false),
+        ("lane.toml", SideSel::Both, true),
+    ] {
+        let path = root().join("config").join(file);
+        let c = ServeConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.side, side, "{file}");
+        assert_eq!(
+            matches!(c.broker, BrokerConfig::Embedded(_)),
+            embedded,
+            "{file}"
+        );
+        let map = borderlane_live::serve::load_map(&c.map).unwrap_or_else(|e| panic!("{e}"));
+        Scope::new(c.side, &c.fleet)
+            .check_fleet(&map, &c.fleet)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        borderlane_core::Core::new(map, c.core_config()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    // The two sides have their own identities and metrics ports.
+    let vn = ServeConfig::load(&root().join("config/vn.toml")).expect("vn");
+    let cn = ServeConfig::load(&root().join("config/cn.toml")).expect("cn");
+    assert_ne!(vn.name, cn.name);
+    assert_ne!(vn.metrics.listen, cn.metrics.listen);
+    assert!(vn.fleet.iter().all(|v| !cn.fleet.contains(v)));
+}
+
+const BASE: &str = r#"
+name = "t"
+side = "both"
+map = "m.geojson"
+
+[broker.external]
+host = "broker.example"
+port = 8883
+
+[[fleet]]
+serial = "a"
+start = "VN_PARK_01"
+"#;
+
+fn parse(text: &str) -> Result<ServeConfig, String> {
+    ServeConfig::parse(text, Path::new("/cfg"))
+}
+
+#[test]
+fn unknown_fields_are_rejected_by_name() {
+    let cases = [
+        (
+            BASE.replace("name = \"t\"", "name = \"t\"\nsidee = \"VN\""),
+            "sidee",
+        ),
+        (
+            BASE.replace("port = 8883", "port = 8883\nclientid = \"x\""),
+            "clientid",
+        ),
+        (
+            format!("{BASE}\n[metrics]\nlisten_on = \"x\"\n"),
+            "listen_on",
+        ),
+        (
+            format!("{BASE}\n[vda5050]\ninterface = \"x\"\n"),
+            "interface",
+        ),
+        (format!("{BASE}\n[core]\ntick = 5\n"), "tick"),
+        (
+            BASE.replace(
+                "start = \"VN_PARK_01\"",
+                "start = \"VN_PARK_01\"\ncolour = 1",
+            ),
+            "colour",
+        ),
+        (
+            BASE.replace(
+                "port = 8883",
+                "port = 8883\n[broker.external.tls]\nca = \"c\"\ncafile = \"d\"",
+            ),
+            "cafile",
+        ),
+    ];
+    for (text, field) in cases {
+        let err = parse(&text).expect_err(field);
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}
+
+#[test]
+fn bad_values_name_their_field() {
+    let cases = [
+        (BASE.replace("side = \"both\"", "side = \"north\""), "north"),
+        (
+            BASE.replace("serial = \"a\"", "serial = \"a/b\""),
+            "fleet[0].serial",
+        ),
+        (
+            BASE.replace("port = 8883", "port = 0"),
+            "broker.external.port",
+        ),
+        (BASE.replace("name = \"t\"", "name = \"\""), "name"),
+        (
+            BASE.replace(
+                "port = 8883",
+                "port = 8883\n[broker.external.tls]\nca = \"c\"\ncert = \"d\"",
+            ),
+            "broker.external.tls",
+        ),
+        (
+            BASE.replace("port = 8883", "port = 8883\npassword = \"p\""),
+            "broker.external.password",
+        ),
+        (
+            format!("{BASE}\n[topics]\nprefix = \"a/#\"\n"),
+            "topics.prefix",
+        ),
+        (
+            BASE.replace("[[fleet]]\nserial = \"a\"\nstart = \"VN_PARK_01\"\n", ""),
+            "fleet",
+        ),
+    ];
+    for (text, field) in cases {
+        let err = parse(&text).expect_err(field);
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}
+
+#[test]
+fn relative_paths_are_taken_from_the_file_s_folder() {
+    let text = BASE.replace(
+        "port = 8883",
+        "port = 8883\nusername = \"u\"\npassword = \"p\"\n[broker.external.tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"/abs/k.pem\"",
+    );
+    let c = parse(&text).expect("valid");
+    assert_eq!(c.map, PathBuf::from("/cfg/m.geojson"));
+    let s = c.mqtt_settings(None);
+    assert_eq!(s.host, "broker.example");
+    assert_eq!(s.port, 8883);
+    assert_eq!(s.client_id, "t");
+    assert_eq!(s.credentials, Some(("u".to_string(), "p".to_string())));
+    let tls = s.tls.expect("tls");
+    assert_eq!(tls.ca, PathBuf::from("/cfg/ca.pem"));
+    assert_eq!(
+        tls.client,
+        Some((PathBuf::from("/cfg/c.pem"), PathBuf::from("/abs/k.pem")))
+    );
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err = ServeConfig::load(Path::new("/nonexistent/serve.toml")).expect_err("missing");
+    assert!(err.to_string().contains("/nonexistent/serve.toml"), "{err}");
+}
