@@ -5,9 +5,8 @@
 //!
 //! Set `BORDERLANE_SDK_PYTHON` to a Python with `vda5050-sdk[mqtt]==0.2.0`
 //! installed and, for the Mosquitto case, `BORDERLANE_MOSQUITTO` to its
-//! `host:port`; without them the tests say so and pass. These tests do not
-//! pass yet: the SDK vehicle comes online and reports its state, but never
-//! confirms an order, so the master control keeps re-sending it.
+//! `host:port`; without them the tests say so and pass. `.ci/run` sets
+//! both.
 
 mod common;
 

@@ -569,11 +569,10 @@ impl Agent {
             if a.seq.checked_add(1) != Some(e.sequence_id) || a.seq.checked_add(2) != Some(b.seq) {
                 return Err(format!("edge {:?}: sequence ids out of order", e.edge_id));
             }
-            let Some(arc) =
-                self.map.out_arcs(a.node).iter().copied().find(|&x| {
-                    self.map.arc(x).to == b.node && self.map.arc_edge(x).id == e.edge_id
-                })
-            else {
+            let Some(arc) = self.map.out_arcs(a.node).iter().copied().find(|&x| {
+                self.map.arc(x).to == b.node
+                    && self.map.arc_edge(x).id == crate::order::map_edge_id(&e.edge_id)
+            }) else {
                 return Err(format!(
                     "edge {:?} cannot be driven from {:?} to {:?}",
                     e.edge_id, a.node_id, b.node_id

@@ -105,6 +105,23 @@ pub fn released_count(steps: &[CommandStep], now: Ms, lead: Ms) -> usize {
     n
 }
 
+/// The `edgeId` of a map edge in an order: the map's id and the edge's
+/// sequence id, so that an edge driven twice in one order (into a spur and
+/// out again) has two ids. Some vehicles require edge ids to be unique
+/// within an order.
+pub fn order_edge_id(map_edge: &str, sequence_id: u64) -> String {
+    format!("{map_edge}:{sequence_id}")
+}
+
+/// The map's edge id in an order's `edgeId`, the inverse of
+/// [`order_edge_id`]; an id without a sequence suffix is taken whole.
+pub fn map_edge_id(order_edge: &str) -> &str {
+    match order_edge.rsplit_once(':') {
+        Some((edge, seq)) if !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()) => edge,
+        _ => order_edge,
+    }
+}
+
 /// Builds the nodes and edges of `steps`, the first node with sequence id
 /// `first_seq`, the first `released` steps in the base and the rest in the
 /// horizon. The first node's actions are left out when `first_actions` is
@@ -137,7 +154,8 @@ pub fn nodes_and_edges(
         };
         if k > 0 {
             let prev = &steps[k - 1];
-            let edge_id = s.edge.clone().unwrap_or_default();
+            let map_edge = s.edge.clone().unwrap_or_default();
+            let edge_id = order_edge_id(&map_edge, seq - 1);
             let (max_speed, length) = map
                 .node_by_id(&prev.node)
                 .zip(map.node_by_id(&s.node))
@@ -145,7 +163,7 @@ pub fn nodes_and_edges(
                     map.out_arcs(a)
                         .iter()
                         .copied()
-                        .find(|&x| map.arc(x).to == b && map.arc_edge(x).id == edge_id)
+                        .find(|&x| map.arc(x).to == b && map.arc_edge(x).id == map_edge)
                 })
                 .map(|a| {
                     let e = map.arc_edge(a);

@@ -118,3 +118,31 @@ fn a_vehicle_that_loses_its_link_is_planned_around_and_comes_back() {
     assert!(trace.is_clean(), "trace: {trace}");
     assert_eq!(delivered(&l), 6, "{:?}", l.core.stats());
 }
+
+#[test]
+fn edge_ids_are_unique_within_an_order() {
+    // Plans drive into a spur and out again along the same map edge; each
+    // traversal still has its own edgeId in the order.
+    let l = run(ProtocolVersion::V2_1, 4, 4);
+    let mut orders = 0;
+    let mut repeated_map_edges = 0;
+    for (_, topic, payload) in &l.wire {
+        if !topic.ends_with("/order") {
+            continue;
+        }
+        orders += 1;
+        let order: serde_json::Value = serde_json::from_slice(payload).expect("JSON");
+        let mut ids = std::collections::BTreeSet::new();
+        let mut map_edges = std::collections::BTreeSet::new();
+        for e in order["edges"].as_array().expect("edges") {
+            let edge_id = e["edgeId"].as_str().expect("an edgeId").to_string();
+            let (map_edge, _) = edge_id.rsplit_once(':').expect("a sequence suffix");
+            if !map_edges.insert(map_edge.to_string()) {
+                repeated_map_edges += 1;
+            }
+            assert!(ids.insert(edge_id.clone()), "{edge_id} twice in one order");
+        }
+    }
+    assert!(orders > 0);
+    assert!(repeated_map_edges > 0, "no order drove a map edge twice");
+}
