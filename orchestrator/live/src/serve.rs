@@ -20,10 +20,10 @@ use std::time::Duration;
 use std::fs::File;
 use std::io::BufWriter;
 
-use borderlane_core::io::{Event, OperatorCommand};
+use borderlane_core::io::Event;
 use borderlane_core::{Core, CoreError};
 use borderlane_model::{LaneMap, Ms, NEVER};
-use borderlane_record::{Entry, MqttIn, OperatorIn, Payload, Recorder, Session};
+use borderlane_record::{Entry, MqttIn, Payload, Recorder, Session};
 use borderlane_station::{Station, StationConfig};
 use borderlane_vda5050::{Master, Qos};
 use rumqttc::QoS;
@@ -130,9 +130,6 @@ pub struct Status {
 }
 
 type Inspection = Box<dyn FnOnce(&mut Core, &mut Master) + Send>;
-
-/// An operator's command for the loop, with who gave it.
-pub type OperatorRequest = (String, OperatorCommand);
 
 /// A running orchestrator.
 pub struct Orchestrator {
@@ -376,16 +373,8 @@ struct Loop {
 
 /// One input of the station.
 enum Step {
-    Message {
-        topic: String,
-        payload: Vec<u8>,
-    },
+    Message { topic: String, payload: Vec<u8> },
     Timer,
-    #[allow(dead_code)]
-    Operator {
-        user: String,
-        command: OperatorCommand,
-    },
 }
 
 impl Loop {
@@ -481,10 +470,6 @@ impl Loop {
                 payload: Payload::from_bytes(payload),
             }),
             Step::Timer => Entry::Timer,
-            Step::Operator { user, command } => Entry::Operator(OperatorIn {
-                user: user.clone(),
-                command: command.clone(),
-            }),
         };
         self.record(now, &input);
         match step {
@@ -501,10 +486,6 @@ impl Loop {
                 }
             }
             Step::Timer => self.station.handle_timeout(now),
-            Step::Operator { user, command } => {
-                tracing::info!(user, ?command, "operator command");
-                self.station.handle_operator(now, command);
-            }
         }
         self.metrics
             .plan_latency_seconds

@@ -135,7 +135,6 @@ fn a_changed_planner_is_caught_with_a_readable_diff() {
     )
     .unwrap();
     assert_eq!(out.differences.len(), 1, "--check stops at the first");
-    eprintln!("{}", out.differences[0]);
     let text = out.differences[0].to_string();
     assert!(text.starts_with("difference at t="), "{text}");
     assert!(
