@@ -562,14 +562,15 @@ impl Harness {
                     .breakdowns
                     .iter()
                     .position(|&(at, _, place)| at <= now && (place == Where::Bridge) == on_bridge);
-                // A link is lost where the vehicle stops at a place (a yard
-                // slot, a parking place, a charger, an inspection bay), each
-                // the leaf of a spur, so the stopped vehicle blocks no
-                // through road.
+                // A vehicle without its link drives on as far as it was
+                // released, which ends where its plan stops it off the
+                // bridge: a place, a queue at a stop line, a wait in a yard
+                // aisle. There it waits, and may block a through road,
+                // until its link is back.
                 let lost = v
                     .link_losses
                     .first()
-                    .is_some_and(|&(at, _)| at <= now && kind.is_place() && s.stops);
+                    .is_some_and(|&(at, _)| at <= now && kind.may_wait() && s.stops);
                 if let Some(b) = broke {
                     let (_, repair, _) = v.breakdowns.remove(b);
                     v.broken = true;

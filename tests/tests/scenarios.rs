@@ -383,6 +383,24 @@ fn a_vehicle_without_its_link_is_held_and_the_others_go_on() {
     assert!(drives(&log).any(|(t, v, steps)| t >= back && v == "igv-011" && steps.len() > 1));
 }
 
+/// Links lost anywhere off the bridge (yard aisles, queues, places) for
+/// two days over several seeds: vehicles stopped on a through road block
+/// others for a while, and the fleet untangles itself once they are back.
+/// Before jobs that could not be planned sent their vehicle aside to wait,
+/// and vehicles that found no plan were tried first at the next attempt,
+/// seed 3 ended with the whole fleet held.
+#[test]
+fn links_lost_on_through_roads_never_deadlock_the_fleet() {
+    let s = load("comm_loss.toml");
+    for seed in [1, 2, 3] {
+        let r = run_scenario(&s, seed, 2).expect("runs");
+        assert_eq!(r.conflicts, 0, "seed {seed}: {r:?}");
+        assert_eq!(r.deadlocks, 0, "seed {seed}: {r:?}");
+        assert_eq!(r.jobs_unfinished, 0, "seed {seed}: {r:?}");
+        assert!(r.link_losses > 50, "seed {seed}: {r:?}");
+    }
+}
+
 #[test]
 fn a_breakdown_on_the_bridge_holds_the_lane_behind_it() {
     let s = load("bridge_breakdown.toml");
@@ -393,13 +411,13 @@ fn a_breakdown_on_the_bridge_holds_the_lane_behind_it() {
         .find_map(|l| match &l.entry {
             LogEntry::Out {
                 output: Output::Event(Event::VehicleBroken { vehicle, node }),
-            } if vehicle == "igv-007" && l.t >= 54_000_000 => Some(node.clone()),
+            } if vehicle == "igv-004" && l.t >= 54_000_000 => Some(node.clone()),
             _ => None,
         })
-        .expect("igv-007 breaks down");
+        .expect("igv-004 breaks down");
     assert!(
         broken.contains("BRIDGE_END") || broken.starts_with("BORDER"),
-        "igv-007 broke down at {broken}"
+        "igv-004 broke down at {broken}"
     );
 }
 

@@ -222,9 +222,7 @@ impl Core {
         for (m, t, s) in q.iter(&self.world) {
             // The same vehicles `retry_waiting` retries.
             if let Some(r) = m.retry_at
-                && m.pinned.is_some()
-                && !s.broken
-                && !s.link_lost
+                && waits_for_retry(s, m, t)
             {
                 next = next.min(r.max(now + 1));
             }

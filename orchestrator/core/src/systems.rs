@@ -141,6 +141,8 @@ fn on_report(
             "is back"
         };
         pending.repair.insert(id, format!("{} {why}", r.vehicle));
+        // A vehicle back in touch may have been in others' way.
+        pending.freed |= !r.link_lost;
     } else if let (Some(active), Some(step)) = (motion.active.as_ref(), r.last_step)
         && r.plan_id == Some(active.id)
         && let Some(s) = active.plan.steps.get(step)
@@ -709,9 +711,12 @@ pub fn repair(
     let mut queue: std::collections::VecDeque<VehicleId> =
         order.into_iter().map(|(_, v)| v).collect();
     let mut planned = BTreeSet::new();
+    // The vehicles planned in this repair, in the order they were planned.
+    let mut planned_order: Vec<VehicleId> = Vec::new();
+    let mut promoted: BTreeSet<VehicleId> = BTreeSet::new();
     let mut stuck: BTreeSet<VehicleId> = BTreeSet::new();
     let mut attempts = 0usize;
-    let budget = 4 * set.len() + 8;
+    let mut budget = 4 * set.len() + 8;
     while let Some(v) = queue.pop_front() {
         attempts += 1;
         let Some(&e) = ctx.registry.by_id.get(&v) else {
@@ -722,7 +727,41 @@ pub fn repair(
         };
         if attempts <= budget && plan_vehicle(ctx, veh, &status, &mut motion, &mut task, jobs) {
             planned.insert(v);
+            planned_order.push(v);
             stuck.remove(&v);
+            continue;
+        }
+        // A vehicle that finds no plan around the ones planned before it
+        // in this repair gets one chance to go first: otherwise two
+        // vehicles that each need the other out of the way (one waiting at
+        // a yard slot, the other coming for it) would be planned in the
+        // same losing order at every retry, for ever.
+        let mobile = !status.immobile() && !ctx.lane.paused;
+        planned_order.retain(|p| planned.contains(p));
+        if mobile && attempts <= budget && !planned_order.is_empty() && promoted.insert(v) {
+            // Replanning the ones moved back is not held against the budget;
+            // each vehicle is promoted at most once, so this ends.
+            budget += planned_order.len();
+            for &p in planned_order.iter().rev() {
+                planned.remove(&p);
+                let start = starts[&p];
+                ctx.planning.table.release(p);
+                ctx.planning
+                    .table
+                    .reserve(ctx.map, &short_pin(p, start, ctx.now + short, ctx.map));
+                if let Some(&pe) = ctx.registry.by_id.get(&p)
+                    && let Ok((_, _, mut pmotion, _)) = vehicles.get_mut(pe)
+                {
+                    if pmotion.active.take().is_some() {
+                        was_moving.insert(p);
+                    }
+                    pmotion.pinned = Some(pin_plan(p, start, ctx.map));
+                }
+                queue.push_front(p);
+            }
+            planned_order.clear();
+            ctx.planning.table.release(v);
+            queue.push_front(v);
             continue;
         }
         // No plan: pinned here for good. Planned vehicles that would run
@@ -925,11 +964,47 @@ pub fn plan_vehicle(
     };
     ctx.planning.table.release(veh.id);
     let mut result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    // An idle vehicle on a yard slot whose side has no parking place free
+    // parks on the other side rather than keep the slot from the cranes.
+    if result.is_err() && job.is_none() && !charge && fallback == Some(here) {
+        let own = std::mem::replace(
+            &mut req.rest,
+            places(ctx.map, side.other(), &[NodeKind::Parking]),
+        );
+        result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+        if result.is_err() {
+            req.rest = own;
+        }
+    }
     if result.is_err()
         && let Some(f) = fallback
     {
         req.rest.push(f);
         result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    }
+    // A job that cannot be planned now (its way is blocked for as long as
+    // anyone knows) must not leave the vehicle standing in others' way: it
+    // waits at a parking place on this side and tries again from there.
+    let mut aside = false;
+    if result.is_err() && !req.goals.is_empty() {
+        let aside_req = Request {
+            vehicle: veh.id,
+            start,
+            goals: Vec::new(),
+            rest: places(ctx.map, side, &[NodeKind::Parking]),
+            loads: vec![if status.loaded {
+                Load::Loaded
+            } else {
+                Load::Empty
+            }],
+        };
+        if let Ok(planned) = ctx.planning.planner.plan(&ctx.planning.table, &aside_req) {
+            result = Ok(planned);
+            req = aside_req;
+            kinds.clear();
+            charge = false;
+            aside = true;
+        }
     }
     match result {
         Ok(planned) => {
@@ -986,8 +1061,9 @@ pub fn plan_vehicle(
                 actions,
             });
             task.to_parking = false;
+            task.aside = aside;
             motion.pinned = None;
-            motion.retry_at = None;
+            motion.retry_at = aside.then_some(ctx.now + ctx.settings.retry_ms);
             true
         }
         Err(_) => {
@@ -1342,19 +1418,24 @@ pub fn retry_waiting(
     }
     let now = p.now.0;
     let freed = std::mem::take(&mut pending.freed);
-    let mut due: Vec<VehicleId> = vehicles
-        .iter()
-        .filter(|(_, s, m, _)| {
-            !s.immobile() && m.pinned.is_some() && (freed || m.retry_at.is_some_and(|t| t <= now))
-        })
-        .map(|(v, ..)| v.id)
-        .collect();
-    due.sort();
-    if due.is_empty() {
+    let waiting = |(_, s, m, t): &(&Vehicle, &Status, &Motion, &Task)| waits_for_retry(s, m, t);
+    let due = freed
+        || vehicles
+            .iter()
+            .filter(waiting)
+            .any(|(_, _, m, _)| m.retry_at.is_some_and(|t| t <= now));
+    if !due {
         return;
     }
+    // Everyone waiting is retried together: vehicles pinned where they
+    // stand block one another, and only a joint repair can untangle them.
+    let due: BTreeSet<VehicleId> = vehicles
+        .iter()
+        .filter(waiting)
+        .map(|(v, ..)| v.id)
+        .collect();
     let mut ctx = p.ctx();
-    repair(&mut ctx, due.into_iter().collect(), &mut vehicles, &jobs);
+    repair(&mut ctx, due, &mut vehicles, &jobs);
 }
 
 /// Forgets reservations that can no longer constrain anything.

@@ -70,6 +70,9 @@ pub struct Task {
     /// An operator sent the vehicle to park: its next rest is a parking
     /// place, not where it stands.
     pub to_parking: bool,
+    /// The vehicle's job could not be planned, so it went to wait out of
+    /// the way at a parking place; it tries its job again from there.
+    pub aside: bool,
 }
 
 /// A container to move.
@@ -170,6 +173,12 @@ impl Status {
     pub fn immobile(&self) -> bool {
         self.broken || self.link_lost || self.held
     }
+}
+
+/// Whether a vehicle waits to be planned again at its `retry_at`: it could
+/// move, but is pinned where it stands or waits aside for its job.
+pub fn waits_for_retry(status: &Status, motion: &Motion, task: &Task) -> bool {
+    !status.immobile() && (motion.pinned.is_some() || task.aside)
 }
 
 /// Pseudo-vehicle ids for blocked places count down from the top, so they
