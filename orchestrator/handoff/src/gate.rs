@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use borderlane_model::{Ms, Side};
 
-use crate::message::Envelope;
+use crate::message::{Body, Envelope};
 use crate::sign::{Signed, VerifyingKey};
 
 /// The protocol version this build speaks.
@@ -81,19 +81,26 @@ pub struct Rejected {
 pub enum Admitted {
     /// The next message of its handoff: act on it.
     New(Envelope),
-    /// A copy of a message already admitted: it changes nothing, but the
+    /// A copy of a message already admitted (the same sequence number and
+    /// body, its `sentMs` possibly refreshed): it changes nothing, but the
     /// sender may be waiting for the answer to it again.
     Duplicate(Envelope),
 }
 
 /// Checks inbound messages from the other side.
+///
+/// The gate's memory of sequence numbers is not persisted: after a restart,
+/// or once [`Gate::prune`] forgot a handoff, the first message of a handoff
+/// it does not remember is admitted whatever its sequence number, and the
+/// handoff's persisted state ([`crate::Handoffs`]) tells a copy from a new
+/// message.
 #[derive(Clone, Debug)]
 pub struct Gate {
     config: GateConfig,
     peer: VerifyingKey,
-    /// Per handoff: the texts admitted so far, by sequence number, and when
+    /// Per handoff: the bodies admitted so far, by sequence number, and when
     /// the last one arrived.
-    seen: BTreeMap<String, (BTreeMap<u32, String>, Ms)>,
+    seen: BTreeMap<String, (BTreeMap<u32, Body>, Ms)>,
 }
 
 impl Gate {
@@ -188,13 +195,13 @@ impl Gate {
                 "sequence numbers start at 1".into(),
             ));
         }
-        let (texts, last_seen) = self
+        let (bodies, last_seen) = self
             .seen
             .entry(envelope.handoff.clone())
             .or_insert_with(|| (BTreeMap::new(), now));
-        let highest = texts.keys().next_back().copied().unwrap_or(0);
-        let admitted = match texts.get(&envelope.seq) {
-            Some(text) if *text == signed.envelope => Admitted::Duplicate(envelope),
+        let highest = bodies.keys().next_back().copied();
+        let admitted = match bodies.get(&envelope.seq) {
+            Some(body) if *body == envelope.body => Admitted::Duplicate(envelope),
             Some(_) => {
                 return Err(reject(
                     RejectReason::Replayed,
@@ -205,15 +212,19 @@ impl Gate {
                     ),
                 ));
             }
-            None if envelope.seq == highest + 1 => {
-                texts.insert(envelope.seq, signed.envelope);
+            None if highest.is_none_or(|h| envelope.seq == h + 1) => {
+                bodies.insert(envelope.seq, envelope.body.clone());
                 Admitted::New(envelope)
             }
-            None if envelope.seq <= highest => {
+            None if highest.is_some_and(|h| envelope.seq <= h) => {
                 return Err(reject(
                     RejectReason::Replayed,
                     h,
-                    format!("sequence {} is behind {highest}", envelope.seq),
+                    format!(
+                        "sequence {} is behind {}",
+                        envelope.seq,
+                        highest.unwrap_or(0)
+                    ),
                 ));
             }
             None => {
@@ -223,7 +234,7 @@ impl Gate {
                     format!(
                         "sequence {} arrived before {}; it will be sent again",
                         envelope.seq,
-                        highest + 1
+                        highest.unwrap_or(0) + 1
                     ),
                 ));
             }
@@ -232,8 +243,9 @@ impl Gate {
         Ok(admitted)
     }
 
-    /// Forgets handoffs quiet for longer than a message may live: any later
-    /// copy of their messages is stale anyway.
+    /// Forgets handoffs quiet for twice as long as a message may live. A
+    /// later message of a forgotten handoff is admitted as if the gate had
+    /// restarted; the handoff's own state tells a copy from a new message.
     pub fn prune(&mut self, now: Ms) {
         let age = self.config.max_age_ms;
         self.seen

@@ -14,7 +14,7 @@ pub fn topic(from: Side, to: Side) -> String {
     )
 }
 
-fn side_name(side: Side) -> &'static str {
+pub(crate) fn side_name(side: Side) -> &'static str {
     match side {
         Side::Vn => "vn",
         Side::Cn => "cn",
@@ -35,9 +35,11 @@ pub struct Envelope {
     pub handoff: String,
     /// The sender's sequence number within the handoff, from 1, one more
     /// for every new message it sends in that handoff. A re-sent message
-    /// keeps its number.
+    /// keeps its number and its body.
     pub seq: u32,
-    /// When the sender sent it first, ms since the Unix epoch.
+    /// When the sender sent this copy, ms since the Unix epoch. A copy
+    /// re-sent more than a minute after the first carries the time it was
+    /// re-sent, so that it is not stale on arrival.
     pub sent_ms: Ms,
     pub body: Body,
 }

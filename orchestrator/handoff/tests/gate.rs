@@ -128,9 +128,18 @@ fn stale_replayed_and_early_messages_are_refused() {
         Ok(Admitted::New(_))
     ));
     // The same sequence number with other content.
+    let mut other = grant(1, NOW);
+    other.body = Body::Accepted {
+        vehicle: "igv-004".into(),
+    };
     assert_eq!(
-        reason(gate.admit(NOW, &sign(&cn_key(), &grant(1, NOW + 1)))),
+        reason(gate.admit(NOW, &sign(&cn_key(), &other))),
         RejectReason::Replayed
+    );
+    // A copy re-sent later with a fresh sentMs is the same message.
+    assert_eq!(
+        gate.admit(NOW + 1, &sign(&cn_key(), &grant(1, NOW + 1))),
+        Ok(Admitted::Duplicate(grant(1, NOW + 1)))
     );
     // A gap: message 3 before message 2.
     assert_eq!(
@@ -145,12 +154,34 @@ fn stale_replayed_and_early_messages_are_refused() {
         gate.admit(NOW, &sign(&cn_key(), &grant(3, NOW))),
         Ok(Admitted::New(_))
     ));
-    // A message from before what was admitted, never seen.
+    // A message in the place of one already admitted, never seen.
     let mut old = grant(2, NOW);
     old.sent_ms = NOW - 5;
+    old.body = Body::Released {
+        vehicle: "igv-004".into(),
+    };
     assert_eq!(
         reason(gate.admit(NOW, &sign(&cn_key(), &old))),
         RejectReason::Replayed
+    );
+}
+
+#[test]
+fn a_handoff_the_gate_does_not_remember_starts_at_any_sequence_number() {
+    // After a restart the gate's memory is empty; the handoff's persisted
+    // state decides what a message means.
+    let mut gate = vn_gate();
+    assert_eq!(
+        gate.admit(NOW, &sign(&cn_key(), &grant(2, NOW))),
+        Ok(Admitted::New(grant(2, NOW)))
+    );
+    assert_eq!(
+        reason(gate.admit(NOW, &sign(&cn_key(), &grant(1, NOW)))),
+        RejectReason::Replayed
+    );
+    assert_eq!(
+        reason(gate.admit(NOW, &sign(&cn_key(), &grant(4, NOW)))),
+        RejectReason::OutOfOrder
     );
 }
 

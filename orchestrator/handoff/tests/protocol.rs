@@ -1,0 +1,808 @@
+//! The handoff state machines, one scenario at a time: crossings both ways,
+//! refusal, retries and deadlines, duplicates, restarts, long partitions
+//! and bad input.
+
+mod common;
+
+use borderlane_handoff::*;
+use borderlane_model::Side;
+use common::*;
+
+fn only(effects: &[(Side, Effect)], side: Side) -> Vec<Effect> {
+    effects
+        .iter()
+        .filter(|(s, _)| *s == side)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+fn phase(node: &Node, id: &str) -> Phase {
+    node.handoffs.get(id).unwrap().phase.clone()
+}
+
+/// Starts a handoff from `near` and lets the far side grant it.
+fn granted(pair: &mut Pair, near: Side) -> String {
+    let id = pair
+        .node(near)
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0 + 60_000))
+        .unwrap();
+    let effects = pair.settle(T0);
+    assert_eq!(
+        only(&effects, near.other()),
+        vec![Effect::DecideEntry {
+            handoff: id.clone(),
+            entry: entry("igv-1", "c-1", T0 + 60_000)
+        }]
+    );
+    pair.node(near.other())
+        .handoffs
+        .grant(T0 + 500, &id, slot(T0 + 70_000, T0 + 90_000))
+        .unwrap();
+    let effects = pair.settle(T0 + 500);
+    assert_eq!(
+        only(&effects, near),
+        vec![Effect::Granted {
+            handoff: id.clone(),
+            vehicle: "igv-1".into(),
+            slot: slot(T0 + 70_000, T0 + 90_000)
+        }]
+    );
+    id
+}
+
+#[test]
+fn a_vehicle_crosses_both_ways_with_one_controller_at_a_time() {
+    for near in [Side::Vn, Side::Cn] {
+        let far = near.other();
+        let mut pair = Pair::new();
+        let id = granted(&mut pair, near);
+        assert!(id.starts_with(&near.code().to_lowercase()));
+        let holders = |pair: &Pair| {
+            let (n, f) = match near {
+                Side::Vn => (&pair.vn, &pair.cn),
+                Side::Cn => (&pair.cn, &pair.vn),
+            };
+            (
+                n.handoffs.controller("igv-1"),
+                f.handoffs.controller("igv-1"),
+                n.handoffs.custody("c-1"),
+                f.handoffs.custody("c-1"),
+            )
+        };
+        let here = Some(Holder::ThisSide);
+        let there = Some(Holder::OtherSide);
+        assert_eq!(holders(&pair), (here, there, here, there));
+
+        // Commit: the handover leaves; until it arrives nobody commands.
+        pair.node(near)
+            .handoffs
+            .commit(T0 + 60_000, &id, order("igv-1", 3))
+            .unwrap();
+        let (handover, _) = pair.node(near).flush();
+        let handing = Some(Holder::HandingOver);
+        assert_eq!(holders(&pair), (handing, there, handing, there));
+        assert_eq!(open(&handover[0]).seq, 2);
+
+        // The far side adopts, accepts; the near side releases.
+        pair.node(far).receive(T0 + 60_050, &handover[0]).unwrap();
+        assert_eq!(holders(&pair), (handing, here, handing, here));
+        let effects = pair.settle(T0 + 60_050);
+        assert_eq!(
+            only(&effects, far),
+            vec![Effect::Adopt {
+                handoff: id.clone(),
+                entry: entry("igv-1", "c-1", T0 + 60_000),
+                slot: slot(T0 + 70_000, T0 + 90_000),
+                order: order("igv-1", 3),
+            }]
+        );
+        assert_eq!(
+            only(&effects, near),
+            vec![Effect::Transferred {
+                handoff: id.clone(),
+                vehicle: "igv-1".into(),
+                container: "c-1".into()
+            }]
+        );
+        assert_eq!(holders(&pair), (there, here, there, here));
+        assert_eq!(
+            phase(pair.node(near), &id),
+            Phase::Near(NearPhase::Transferred)
+        );
+        assert_eq!(phase(pair.node(far), &id), Phase::Far(FarPhase::Closed));
+
+        // Nothing is left to re-send; the records go after the linger time.
+        let linger = pair.vn.config.linger_ms;
+        assert_eq!(
+            pair.node(near).handoffs.poll_timeout(),
+            Some(T0 + 60_050 + linger)
+        );
+        pair.tick(T0 + 60_050 + linger);
+        assert!(pair.vn.handoffs.records().next().is_none());
+        assert!(pair.cn.handoffs.records().next().is_none());
+        assert_eq!(pair.vn.handoffs.poll_timeout(), None);
+    }
+}
+
+#[test]
+fn sequence_numbers_follow_the_messages_of_each_side() {
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0))
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut step = |pair: &mut Pair, now| {
+        for side in [Side::Vn, Side::Cn] {
+            let (sent, _) = pair.node(side).flush();
+            for bytes in sent {
+                let e = open(&bytes);
+                seen.push((e.from, e.seq, e.body.kind()));
+                pair.node(side.other()).receive(now, &bytes).unwrap();
+            }
+        }
+    };
+    step(&mut pair, T0);
+    pair.cn
+        .handoffs
+        .grant(T0, &id, slot(T0, T0 + 10_000))
+        .unwrap();
+    step(&mut pair, T0);
+    pair.vn.handoffs.commit(T0, &id, order("igv-1", 1)).unwrap();
+    step(&mut pair, T0);
+    step(&mut pair, T0);
+    step(&mut pair, T0);
+    assert_eq!(
+        seen,
+        vec![
+            (Side::Vn, 1, "entryRequest"),
+            (Side::Cn, 1, "grant"),
+            (Side::Vn, 2, "handover"),
+            (Side::Cn, 2, "accepted"),
+            (Side::Vn, 3, "released"),
+        ]
+    );
+}
+
+#[test]
+fn a_refusal_keeps_the_vehicle_on_the_near_side() {
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0))
+        .unwrap();
+    pair.settle(T0);
+    pair.cn
+        .handoffs
+        .refuse(T0 + 100, &id, RefusalReason::CustomsHold, "manifest query")
+        .unwrap();
+    let effects = pair.settle(T0 + 100);
+    assert_eq!(
+        only(&effects, Side::Vn),
+        vec![Effect::KeepVehicle {
+            handoff: id.clone(),
+            vehicle: "igv-1".into(),
+            why: RollBack::Refused {
+                reason: RefusalReason::CustomsHold,
+                detail: "manifest query".into()
+            }
+        }]
+    );
+    assert_eq!(pair.vn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
+    assert_eq!(pair.cn.handoffs.controller("igv-1"), None);
+    // Nothing more is sent: no retries wait, only the linger time.
+    let linger = pair.vn.config.linger_ms;
+    assert_eq!(pair.vn.handoffs.poll_timeout(), Some(T0 + 100 + linger));
+    assert!(
+        pair.vn
+            .handoffs
+            .commit(T0 + 200, &id, order("igv-1", 1))
+            .is_err()
+    );
+    // The vehicle can be asked for again, in a new handoff.
+    let again = pair
+        .vn
+        .handoffs
+        .request(T0 + 300, entry("igv-1", "c-1", T0))
+        .unwrap();
+    assert_ne!(again, id);
+}
+
+#[test]
+fn the_near_side_retries_the_same_request_then_gives_up_and_answers_a_late_grant() {
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0))
+        .unwrap();
+    let (first, _) = pair.vn.flush();
+    // Every copy is lost; the near side re-sends on its back-off.
+    let mut copies = Vec::new();
+    let mut effects = Vec::new();
+    while let Some(t) = pair.vn.handoffs.poll_timeout() {
+        if t > T0 + 30_000 {
+            break;
+        }
+        pair.vn.handoffs.handle_timeout(t);
+        let (sent, got) = pair.vn.flush();
+        copies.extend(sent.into_iter().map(|b| (t - T0, b)));
+        effects.extend(got);
+    }
+    let times: Vec<u64> = copies.iter().map(|(t, _)| *t).collect();
+    assert_eq!(times, [1_000, 3_000, 7_000, 15_000, 23_000, 30_000]);
+    for (_, bytes) in &copies[..5] {
+        assert_eq!(bytes, &first[0], "a re-sent request is the same message");
+    }
+    let withdrawn = open(&copies[5].1);
+    assert_eq!((withdrawn.seq, withdrawn.body.kind()), (2, "withdrawn"));
+    assert_eq!(
+        effects,
+        vec![Effect::KeepVehicle {
+            handoff: id.clone(),
+            vehicle: "igv-1".into(),
+            why: RollBack::NoAnswer
+        }]
+    );
+
+    // A late copy of the request reaches the far side, which grants.
+    pair.cn.receive(T0 + 31_000, &first[0]).unwrap();
+    pair.cn.flush();
+    pair.cn
+        .handoffs
+        .grant(T0 + 31_000, &id, slot(T0 + 40_000, T0 + 50_000))
+        .unwrap();
+    // The grant is answered with the withdrawal, the same message again;
+    // the far side cancels; the near side does nothing else.
+    let effects = pair.settle(T0 + 31_000);
+    assert_eq!(
+        only(&effects, Side::Cn),
+        vec![Effect::CancelEntry {
+            handoff: id.clone(),
+            vehicle: "igv-1".into()
+        }]
+    );
+    assert!(only(&effects, Side::Vn).is_empty());
+    assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Withdrawn));
+    assert_eq!(pair.vn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
+}
+
+#[test]
+fn duplicates_get_the_same_answer_and_no_second_effect() {
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0))
+        .unwrap();
+    let (request, _) = pair.vn.flush();
+    assert_eq!(pair.cn.receive(T0, &request[0]), Ok(Handled::New));
+    assert_eq!(pair.cn.receive(T0 + 5, &request[0]), Ok(Handled::Repeat));
+    let (nothing, decide) = pair.cn.flush();
+    assert!(nothing.is_empty(), "no answer while deciding");
+    assert_eq!(decide.len(), 1);
+
+    pair.cn
+        .handoffs
+        .grant(T0 + 10, &id, slot(T0, T0 + 60_000))
+        .unwrap();
+    let (grant, _) = pair.cn.flush();
+    assert_eq!(pair.cn.receive(T0 + 20, &request[0]), Ok(Handled::Repeat));
+    let (again, effects) = pair.cn.flush();
+    assert_eq!(again, grant, "the same grant, byte for byte");
+    assert!(effects.is_empty());
+
+    assert_eq!(pair.vn.receive(T0 + 30, &grant[0]), Ok(Handled::New));
+    assert_eq!(pair.vn.receive(T0 + 31, &grant[0]), Ok(Handled::Repeat));
+    let (none, effects) = pair.vn.flush();
+    assert!(none.is_empty());
+    assert_eq!(effects.len(), 1, "one Granted effect");
+
+    pair.vn
+        .handoffs
+        .commit(T0 + 40, &id, order("igv-1", 2))
+        .unwrap();
+    let (handover, _) = pair.vn.flush();
+    pair.cn.receive(T0 + 50, &handover[0]).unwrap();
+    let (accepted, adopt) = pair.cn.flush();
+    pair.cn.receive(T0 + 60, &handover[0]).unwrap();
+    let (accepted_again, adopt_again) = pair.cn.flush();
+    assert_eq!(accepted, accepted_again);
+    assert_eq!(adopt.len(), 1);
+    assert!(adopt_again.is_empty());
+
+    pair.vn.receive(T0 + 70, &accepted[0]).unwrap();
+    let (released, transferred) = pair.vn.flush();
+    pair.vn.receive(T0 + 80, &accepted[0]).unwrap();
+    let (released_again, transferred_again) = pair.vn.flush();
+    assert_eq!(released, released_again);
+    assert_eq!(transferred.len(), 1);
+    assert!(transferred_again.is_empty());
+    // An older message than the last one acted on changes nothing.
+    assert_eq!(
+        pair.cn.handoffs.handle(T0 + 90, &open(&request[0])),
+        Ok(Handled::Ignored)
+    );
+}
+
+#[test]
+fn a_lost_grant_is_sent_again_until_the_handover_arrives() {
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0))
+        .unwrap();
+    pair.settle(T0);
+    pair.cn
+        .handoffs
+        .grant(T0, &id, slot(T0, T0 + 60_000))
+        .unwrap();
+    let (lost, _) = pair.cn.flush();
+    assert_eq!(pair.cn.handoffs.poll_timeout(), Some(T0 + 1_000));
+    pair.cn.handoffs.handle_timeout(T0 + 1_000);
+    let (copy, _) = pair.cn.flush();
+    assert_eq!(copy, lost);
+    pair.vn.receive(T0 + 1_000, &copy[0]).unwrap();
+    pair.vn.flush();
+    // Granted but not committed: grant copies are not answered.
+    pair.cn.handoffs.handle_timeout(T0 + 3_000);
+    let (copy, _) = pair.cn.flush();
+    assert_eq!(pair.vn.receive(T0 + 3_000, &copy[0]), Ok(Handled::Repeat));
+    assert!(pair.vn.flush().0.is_empty());
+    // Committed: a grant copy is answered with the handover.
+    pair.vn
+        .handoffs
+        .commit(T0 + 4_000, &id, order("igv-1", 1))
+        .unwrap();
+    let (lost_handover, _) = pair.vn.flush();
+    pair.cn.handoffs.handle_timeout(T0 + 7_000);
+    let (copy, _) = pair.cn.flush();
+    pair.vn.receive(T0 + 7_000, &copy[0]).unwrap();
+    let (handover, _) = pair.vn.flush();
+    assert_eq!(handover, lost_handover);
+    pair.cn.receive(T0 + 7_000, &handover[0]).unwrap();
+    assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Adopted));
+}
+
+#[test]
+fn a_far_side_restarted_after_granting_honours_the_grant() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.cn.restart();
+    let (_, effects) = pair.cn.flush();
+    assert_eq!(
+        effects,
+        vec![Effect::HoldSlot {
+            handoff: id.clone(),
+            vehicle: "igv-1".into(),
+            slot: slot(T0 + 70_000, T0 + 90_000)
+        }]
+    );
+    // The restarted side re-sends its grant when its retry is due.
+    assert!(pair.cn.handoffs.poll_timeout().is_some());
+    pair.vn
+        .handoffs
+        .commit(T0 + 65_000, &id, order("igv-1", 5))
+        .unwrap();
+    let effects = pair.settle(T0 + 65_000);
+    assert!(matches!(
+        only(&effects, Side::Cn)[..],
+        [Effect::Adopt { .. }]
+    ));
+    assert!(matches!(
+        only(&effects, Side::Vn)[..],
+        [Effect::Transferred { .. }]
+    ));
+}
+
+#[test]
+fn a_near_side_restarted_mid_handoff_resumes_its_retries() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.vn
+        .handoffs
+        .commit(T0 + 60_000, &id, order("igv-1", 5))
+        .unwrap();
+    // Stored, then crashed before sending.
+    pair.vn.stored = serde_json::to_string(&pair.vn.handoffs.snapshot()).unwrap();
+    pair.vn.restart();
+    let (sent, effects) = pair.vn.flush();
+    assert!(sent.is_empty());
+    assert!(effects.is_empty(), "handed over: no standing effect");
+    assert_eq!(
+        pair.vn.handoffs.controller("igv-1"),
+        Some(Holder::HandingOver)
+    );
+    let due = pair.vn.handoffs.poll_timeout().unwrap();
+    assert_eq!(due, T0 + 61_000);
+    let effects = pair.tick(due);
+    assert!(matches!(
+        only(&effects, Side::Cn)[..],
+        [Effect::Adopt { .. }]
+    ));
+    assert_eq!(phase(&pair.vn, &id), Phase::Near(NearPhase::Transferred));
+}
+
+#[test]
+fn a_handover_survives_a_partition_longer_than_a_message_lives() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.vn
+        .handoffs
+        .commit(T0 + 60_000, &id, order("igv-1", 5))
+        .unwrap();
+    let (first, _) = pair.vn.flush();
+    // Five minutes without a link.
+    let mut last = first[0].clone();
+    while let Some(t) = pair.vn.handoffs.poll_timeout() {
+        if t > T0 + 360_000 {
+            break;
+        }
+        pair.vn.handoffs.handle_timeout(t);
+        pair.cn.handoffs.handle_timeout(t);
+        pair.cn.flush();
+        last = pair.vn.flush().0.pop().unwrap();
+    }
+    let copy = open(&last);
+    assert_eq!(copy.seq, 2);
+    assert_eq!(copy.body, open(&first[0]).body);
+    assert!(copy.sent_ms > T0 + 300_000, "a refreshed copy");
+    // The first copy would be stale now; the refreshed one is admitted.
+    assert!(pair.cn.receive(T0 + 360_000, &first[0]).is_err());
+    assert_eq!(pair.cn.receive(T0 + 360_000, &last), Ok(Handled::New));
+    assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Adopted));
+}
+
+#[test]
+fn a_forgotten_handoff_is_still_answered() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.vn
+        .handoffs
+        .commit(T0 + 60_000, &id, order("igv-1", 5))
+        .unwrap();
+    let (handover, _) = pair.vn.flush();
+    pair.cn.receive(T0 + 60_000, &handover[0]).unwrap();
+    let (accepted, _) = pair.cn.flush();
+    pair.vn.receive(T0 + 60_000, &accepted[0]).unwrap();
+    pair.vn.flush(); // the release is lost
+    let linger = pair.vn.config.linger_ms;
+    pair.vn.handoffs.handle_timeout(T0 + 60_000 + linger);
+    assert!(pair.vn.handoffs.get(&id).is_none());
+    // The far side still waits for the release and asks again.
+    pair.cn.handoffs.handle_timeout(T0 + 60_000 + linger);
+    let (copy, _) = pair.cn.flush();
+    assert_eq!(
+        pair.vn.receive(T0 + 60_000 + linger, &copy[0]),
+        Ok(Handled::Forgotten)
+    );
+    let (released, _) = pair.vn.flush();
+    assert_eq!(open(&released[0]).seq, 3);
+    pair.cn.receive(T0 + 60_000 + linger, &released[0]).unwrap();
+    assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Closed));
+}
+
+#[test]
+fn withdrawing_before_commit_cancels_and_after_commit_is_refused() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.vn
+        .handoffs
+        .withdraw(T0 + 1_000, &id, "vehicle fault")
+        .unwrap();
+    let effects = pair.settle(T0 + 1_000);
+    assert!(matches!(
+        only(&effects, Side::Cn)[..],
+        [Effect::CancelEntry { .. }]
+    ));
+    assert!(matches!(
+        only(&effects, Side::Vn)[..],
+        [Effect::KeepVehicle {
+            why: RollBack::Withdrawn { .. },
+            ..
+        }]
+    ));
+
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.vn
+        .handoffs
+        .commit(T0 + 60_000, &id, order("igv-1", 1))
+        .unwrap();
+    assert!(matches!(
+        pair.vn.handoffs.withdraw(T0 + 60_001, &id, "too late"),
+        Err(HandoffError::WrongPhase { .. })
+    ));
+}
+
+#[test]
+fn a_missed_window_and_an_undecided_request_roll_back() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    // The grant's window ends at T0 + 90 s without a commit.
+    let effects = pair.tick(T0 + 90_001);
+    assert!(matches!(
+        only(&effects, Side::Vn)[..],
+        [Effect::KeepVehicle {
+            why: RollBack::WindowMissed,
+            ..
+        }]
+    ));
+    assert!(matches!(
+        only(&effects, Side::Cn)[..],
+        [Effect::CancelEntry { .. }]
+    ));
+    assert!(
+        pair.vn
+            .handoffs
+            .commit(T0 + 90_002, &id, order("igv-1", 1))
+            .is_err()
+    );
+
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-2", "c-2", T0))
+        .unwrap();
+    pair.settle(T0);
+    let effects = pair.tick(T0 + 10_000);
+    assert!(matches!(
+        only(&effects, Side::Cn)[..],
+        [Effect::CancelEntry { .. }]
+    ));
+    assert!(matches!(
+        only(&effects, Side::Vn)[..],
+        [Effect::KeepVehicle {
+            why: RollBack::Refused {
+                reason: RefusalReason::NoCapacity,
+                ..
+            },
+            ..
+        }]
+    ));
+    assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Refused));
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    let before = (pair.vn.handoffs.snapshot(), pair.cn.handoffs.snapshot());
+    let envelope = |from: Side, seq, body| Envelope {
+        version: 1,
+        from,
+        to: from.other(),
+        handoff: id.clone(),
+        seq,
+        sent_ms: T0,
+        body,
+    };
+    let cn = &mut pair.cn.handoffs;
+    // A handover of a handoff never granted.
+    let mut unknown = envelope(
+        Side::Vn,
+        2,
+        Body::Released {
+            vehicle: "igv-1".into(),
+        },
+    );
+    unknown.handoff = "vn-99".into();
+    unknown.body = Body::Handover {
+        vehicle: "igv-1".into(),
+        order: order("igv-1", 1),
+    };
+    assert!(cn.handle(T0, &unknown).is_err());
+    // The wrong vehicle, a skipped number, a message out of place, a
+    // different message under a number already used.
+    for bad in [
+        envelope(
+            Side::Vn,
+            2,
+            Body::Released {
+                vehicle: "igv-9".into(),
+            },
+        ),
+        envelope(
+            Side::Vn,
+            3,
+            Body::Released {
+                vehicle: "igv-1".into(),
+            },
+        ),
+        envelope(
+            Side::Vn,
+            2,
+            Body::Released {
+                vehicle: "igv-1".into(),
+            },
+        ),
+        envelope(
+            Side::Vn,
+            1,
+            Body::Withdrawn {
+                vehicle: "igv-1".into(),
+                detail: String::new(),
+            },
+        ),
+        envelope(
+            Side::Cn,
+            2,
+            Body::Released {
+                vehicle: "igv-1".into(),
+            },
+        ),
+    ] {
+        let err = cn.handle(T0, &bad).unwrap_err();
+        assert!(!err.to_string().is_empty());
+    }
+    // An entry request under an id the sender may not use.
+    let mut foreign = envelope(Side::Vn, 1, entry("igv-3", "c-3", T0).body());
+    foreign.handoff = "cn-5".into();
+    assert!(cn.handle(T0, &foreign).is_err());
+    // Calls the phase does not allow, or with bad arguments.
+    assert!(cn.grant(T0, &id, slot(T0, T0 + 1)).is_err());
+    assert!(cn.refuse(T0, "vn-99", RefusalReason::Invalid, "").is_err());
+    let vn = &mut pair.vn.handoffs;
+    assert!(vn.request(T0, entry("", "c-2", T0)).is_err());
+    assert!(
+        vn.request(T0, entry("igv-1", "c-1", T0)).is_err(),
+        "already in a handoff"
+    );
+    assert!(
+        vn.commit(
+            T0,
+            &id,
+            OrderContinuation {
+                order_id: String::new(),
+                ..order("igv-1", 1)
+            }
+        )
+        .is_err()
+    );
+    assert!(vn.commit(T0, "vn-99", order("igv-1", 1)).is_err());
+    assert!(
+        vn.grant(T0, &id, slot(T0, T0 + 1)).is_err(),
+        "the near side does not grant"
+    );
+    assert_eq!(
+        before,
+        (pair.vn.handoffs.snapshot(), pair.cn.handoffs.snapshot())
+    );
+    assert!(pair.vn.flush().0.is_empty());
+    assert!(pair.cn.flush().0.is_empty());
+}
+
+#[test]
+fn an_invalid_request_and_a_bad_grant_window_are_refused() {
+    let mut pair = Pair::new();
+    // A request for a vehicle the far side commands itself.
+    let id = granted(&mut pair, Side::Vn);
+    pair.vn
+        .handoffs
+        .commit(T0 + 60_000, &id, order("igv-1", 1))
+        .unwrap();
+    pair.settle(T0 + 60_000);
+    assert_eq!(pair.cn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
+    let mut rogue = Node::new(Side::Vn);
+    rogue
+        .handoffs
+        .request(T0 + 61_000, entry("igv-1", "c-9", T0))
+        .unwrap();
+    let (sent, _) = rogue.flush();
+    // The rogue side's counter starts again at 1, so its id is vn-1.
+    let mut request = open(&sent[0]);
+    request.handoff = "vn-77".into();
+    pair.cn.handoffs.handle(T0 + 61_000, &request).unwrap();
+    let (answer, effects) = pair.cn.flush();
+    assert!(effects.is_empty());
+    assert!(matches!(
+        open(&answer[0]).body,
+        Body::Refusal {
+            reason: RefusalReason::Invalid,
+            ..
+        }
+    ));
+    assert_eq!(pair.cn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
+
+    // A grant whose window ends before the vehicle can be there.
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-2", "c-2", T0 + 60_000))
+        .unwrap();
+    pair.settle(T0);
+    assert!(matches!(
+        pair.cn.handoffs.grant(T0, &id, slot(T0, T0 + 59_999)),
+        Err(HandoffError::Invalid { .. })
+    ));
+    assert!(
+        pair.cn
+            .handoffs
+            .grant(T0, &id, slot(T0 + 60_000, T0 + 60_000))
+            .is_ok()
+    );
+}
+
+#[test]
+fn snapshots_round_trip_and_bad_ones_are_named() {
+    let mut pair = Pair::new();
+    granted(&mut pair, Side::Vn);
+    let snapshot = pair.vn.handoffs.snapshot();
+    let text = serde_json::to_string(&snapshot).unwrap();
+    let back: Snapshot = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, snapshot);
+    let restored = Handoffs::restore(HandoffConfig::new(Side::Vn), back.clone()).unwrap();
+    assert_eq!(restored.snapshot(), snapshot);
+    assert!(matches!(
+        Handoffs::restore(HandoffConfig::new(Side::Cn), back.clone()),
+        Err(HandoffError::Snapshot(_))
+    ));
+    let mut twice = back.clone();
+    twice.handoffs.push(twice.handoffs[0].clone());
+    let err = Handoffs::restore(HandoffConfig::new(Side::Vn), twice).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+    let mut behind = back;
+    behind.next_number = 0;
+    assert!(Handoffs::restore(HandoffConfig::new(Side::Vn), behind).is_err());
+}
+
+#[test]
+fn changed_records_are_reported_for_the_store() {
+    let mut pair = Pair::new();
+    let id = pair
+        .vn
+        .handoffs
+        .request(T0, entry("igv-1", "c-1", T0))
+        .unwrap();
+    assert_eq!(pair.vn.handoffs.take_changed(), [id.clone()].into());
+    assert!(pair.vn.handoffs.take_changed().is_empty());
+    pair.settle(T0);
+    assert_eq!(pair.cn.handoffs.take_changed(), [id.clone()].into());
+    pair.vn.handoffs.take_changed();
+    // The far side does not decide in time and refuses; the near side
+    // rolls back, and forgets the handoff after the linger time.
+    while let Some(t) = pair.vn.handoffs.poll_timeout() {
+        let t = t.min(pair.cn.handoffs.poll_timeout().unwrap_or(t));
+        pair.tick(t);
+    }
+    assert!(pair.vn.handoffs.get(&id).is_none());
+    assert!(
+        pair.vn.handoffs.take_changed().contains(&id),
+        "a removal is a change"
+    );
+}
+
+#[test]
+fn bad_timings_are_named() {
+    let mut config = HandoffConfig::new(Side::Vn);
+    config.retry_initial_ms = 0;
+    assert!(
+        Handoffs::new(config)
+            .unwrap_err()
+            .to_string()
+            .contains("retry_initial_ms")
+    );
+    let mut config = HandoffConfig::new(Side::Vn);
+    config.retry_max_ms = 10;
+    assert!(
+        Handoffs::new(config)
+            .unwrap_err()
+            .to_string()
+            .contains("retry_max_ms")
+    );
+    let mut config = HandoffConfig::new(Side::Vn);
+    config.linger_ms = 1_000;
+    assert!(
+        Handoffs::new(config)
+            .unwrap_err()
+            .to_string()
+            .contains("linger_ms")
+    );
+    assert!(Handoffs::new(HandoffConfig::new(Side::Cn)).is_ok());
+}
