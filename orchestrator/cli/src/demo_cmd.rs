@@ -1,13 +1,15 @@
 //! `borderlane demo`: the embedded broker, one orchestrator for the whole
-//! lane, simulated VDA 5050 vehicles on MQTT and a feeder of a scenario's
-//! containers, in one process, with a live status line.
+//! lane with its operation center, simulated VDA 5050 vehicles on MQTT and
+//! a feeder of a scenario's containers, in one process, with a live status
+//! line.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use borderlane_live::demo::{Demo, DemoOptions};
+use borderlane_ioc::Role;
+use borderlane_live::demo::{Demo, DemoAccount, DemoLinkLoss, DemoOptions, parse_duration};
 use borderlane_live::signal::shutdown_signal;
 use clap::Args;
 
@@ -41,29 +43,48 @@ pub struct DemoArgs {
     /// for `borderlane replay`.
     #[arg(long, value_name = "FILE.mcap")]
     record: Option<PathBuf>,
+    /// The operation center's port on 127.0.0.1 (open the printed address
+    /// in a browser); 0 picks a free one.
+    #[arg(long, default_value_t = 8350)]
+    ioc_port: u16,
+    /// The operation center's operator account: signed in with it, one may
+    /// pause and resume the lane or a vehicle, block places, cancel jobs.
+    #[arg(long, value_name = "NAME:PASSWORD", default_value = DEFAULT_OPERATOR, value_parser = operator_account)]
+    ioc_operator: DemoAccount,
+    /// The operation center's viewer account: it sees everything and may
+    /// not act. Anyone on this machine may look without signing in.
+    #[arg(long, value_name = "NAME:PASSWORD", default_value = DEFAULT_VIEWER, value_parser = viewer_account)]
+    ioc_viewer: DemoAccount,
+    /// Make a vehicle lose its link to the broker for a while, as a network
+    /// failure would (the broker publishes its last will): VEHICLE@AT:FOR,
+    /// e.g. igv-003@4m:2m, 4 minutes after the start on the demo's clock,
+    /// for 2 minutes. May be given more than once.
+    #[arg(long, value_name = "VEHICLE@AT:FOR")]
+    link_loss: Vec<DemoLinkLoss>,
 }
 
-/// Reads `90`, `90s`, `15m` or `2h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => text.split_at(i),
-        None => (text, "s"),
+/// The demo's operator account, unless `--ioc-operator` gives another.
+const DEFAULT_OPERATOR: &str = "operator:operator";
+/// The demo's viewer account, unless `--ioc-viewer` gives another.
+const DEFAULT_VIEWER: &str = "viewer:viewer";
+
+fn operator_account(text: &str) -> Result<DemoAccount, String> {
+    DemoAccount::parse(text, Role::Operator)
+}
+
+fn viewer_account(text: &str) -> Result<DemoAccount, String> {
+    DemoAccount::parse(text, Role::Viewer)
+}
+
+/// How to sign in with an account: its password is shown when it is the
+/// default one.
+fn sign_in(account: &DemoAccount, default: &str, flag: &str) -> String {
+    let password = if format!("{}:{}", account.name, account.password) == default {
+        format!("password {:?}", account.password)
+    } else {
+        format!("the password given with {flag}")
     };
-    let n: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 15m or 2h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3_600.0,
-        _ => return Err(format!("{text:?}: the unit must be s, m or h")),
-    };
-    if !(secs.is_finite() && secs > 0.0) {
-        return Err(format!("{text:?}: must be more than zero"));
-    }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is too long"))
+    format!("{:?} ({password})", account.name)
 }
 
 pub fn run(args: DemoArgs) -> ExitCode {
@@ -89,6 +110,9 @@ async fn demo(args: DemoArgs) -> ExitCode {
         broker_port: args.port,
         metrics_listen: args.metrics.clone(),
         record: args.record.clone(),
+        ioc_port: args.ioc_port,
+        accounts: vec![args.ioc_operator.clone(), args.ioc_viewer.clone()],
+        link_losses: args.link_loss.clone(),
     };
     let demo = match Demo::start(&options).await {
         Ok(d) => d,
@@ -110,6 +134,15 @@ async fn demo(args: DemoArgs) -> ExitCode {
     );
     println!("broker:  {}", demo.broker_url());
     println!("metrics: {}", demo.metrics_url());
+    println!("operation center: {}", demo.ioc_url());
+    println!(
+        "  sign in as operator {} to act, or as viewer {} to look",
+        sign_in(&args.ioc_operator, DEFAULT_OPERATOR, "--ioc-operator"),
+        sign_in(&args.ioc_viewer, DEFAULT_VIEWER, "--ioc-viewer"),
+    );
+    for l in &args.link_loss {
+        println!("link loss: {l}");
+    }
     match args.duration {
         Some(d) => println!("Running for {} s; Ctrl-C stops earlier.", d.as_secs_f64()),
         None => println!("Ctrl-C stops."),
@@ -185,14 +218,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7_200)));
-        assert!(parse_duration("0").is_err());
-        assert!(parse_duration("-3s").is_err());
-        assert!(parse_duration("3 parsecs").is_err());
-        assert!(parse_duration("").is_err());
+    fn only_default_passwords_are_shown() {
+        let operator = operator_account(DEFAULT_OPERATOR).expect("valid");
+        assert_eq!(
+            sign_in(&operator, DEFAULT_OPERATOR, "--ioc-operator"),
+            "\"operator\" (password \"operator\")"
+        );
+        let own = operator_account("olga:s3cret").expect("valid");
+        let shown = sign_in(&own, DEFAULT_OPERATOR, "--ioc-operator");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("\"olga\"") && shown.contains("--ioc-operator"),
+            "{shown}"
+        );
+        assert_eq!(
+            viewer_account(DEFAULT_VIEWER).map(|a| a.role),
+            Ok(Role::Viewer)
+        );
     }
 }

@@ -33,9 +33,10 @@ enum Command {
     /// Control vehicles live over MQTT with VDA 5050, as configured in a
     /// TOML file (config/lane.toml, config/vn.toml, config/cn.toml).
     Serve(serve_cmd::ServeArgs),
-    /// Run the embedded broker, an orchestrator and simulated VDA 5050
-    /// vehicles on MQTT with a scenario's containers, in real time or
-    /// faster, showing a live status line.
+    /// Run the embedded broker, an orchestrator with its operation center
+    /// (a web page at the printed address) and simulated VDA 5050 vehicles
+    /// on MQTT with a scenario's containers, in real time or faster,
+    /// showing a live status line.
     Demo(demo_cmd::DemoArgs),
     /// Feed a recording (`serve --record`, `demo --record`) to a fresh
     /// orchestrator in virtual time and compare every output with the
@@ -107,8 +108,18 @@ mod tests {
             "10m",
             "--scenario",
             "s.toml",
+            "--ioc-port",
+            "0",
+            "--ioc-operator",
+            "olga:pw",
+            "--link-loss",
+            "igv-003@4m:2m",
+            "--link-loss",
+            "igv-004@5m:30s",
         ]);
         assert!(cli.is_ok(), "{cli:?}");
         assert!(Cli::try_parse_from(["borderlane", "demo", "--duration", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["borderlane", "demo", "--link-loss", "igv-003"]).is_err());
+        assert!(Cli::try_parse_from(["borderlane", "demo", "--ioc-viewer", "nopassword"]).is_err());
     }
 }

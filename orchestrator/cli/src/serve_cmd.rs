@@ -69,6 +69,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
             println!("broker:  {url}");
         }
         println!("metrics: {}", orchestrator.metrics_url());
+        if let Some(url) = orchestrator.ioc_url() {
+            println!("operation center: {url}");
+        }
         println!("Ctrl-C stops.");
         shutdown_signal().await;
         orchestrator.shutdown().await;

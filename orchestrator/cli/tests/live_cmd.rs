@@ -1,6 +1,7 @@
 //! `borderlane serve` and `borderlane demo` as processes: a bad
 //! configuration is refused with the field named, the demo prints where its
-//! broker and metrics are and stops by itself after `--duration`.
+//! broker, metrics and operation center are and stops by itself after
+//! `--duration`, and bad options are refused naming them.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,19 +45,37 @@ fn serve_refuses_a_bad_configuration_naming_the_field() {
 fn demo_prints_its_addresses_and_stops_after_its_duration() {
     let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
         .current_dir(root())
-        .args(["demo", "--speed", "20", "--duration", "3s"])
+        .args([
+            "demo",
+            "--speed",
+            "20",
+            "--duration",
+            "3s",
+            "--ioc-port",
+            "0",
+            "--link-loss",
+            "igv-002@10s:5s",
+        ])
         .output()
         .expect("the binary runs");
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     assert!(stdout.contains("broker:  mqtt://127.0.0.1:"), "{stdout}");
     assert!(stdout.contains("metrics: http://127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("operation center: http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("link loss: igv-002 loses its link at 10s for 5s"),
+        "{stdout}"
+    );
     assert!(stdout.contains("vehicles"), "{stdout}");
     assert!(stdout.contains("Stopping."), "{stdout}");
 }
 
 #[test]
-fn demo_refuses_a_bad_speed_and_a_missing_scenario() {
+fn demo_refuses_a_bad_speed_an_unknown_vehicle_and_a_missing_scenario() {
     let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
         .current_dir(root())
         .args(["demo", "--speed", "0"])
@@ -65,6 +84,17 @@ fn demo_refuses_a_bad_speed_and_a_missing_scenario() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("--speed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .current_dir(root())
+        .args(["demo", "--ioc-port", "0", "--link-loss", "igv-099@1m:1m"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--link-loss igv-099: no such vehicle"),
         "{}",
         text(&out.stderr)
     );

@@ -40,7 +40,17 @@ function html(tag, text, parent) {
 
 function clear(e) { while (e.firstChild) e.removeChild(e.firstChild); }
 
+// A live orchestrator's clock counts ms since the Unix epoch (shown as a
+// date and time here), a simulation's since the start of its run.
+const EPOCH_FROM_MS = 946684800000; // 2000-01-01
+
 function fmtTime(ms) {
+  if (ms >= EPOCH_FROM_MS) {
+    const t = new Date(ms);
+    const p = (n) => String(n).padStart(2, '0');
+    return t.getFullYear() + '-' + p(t.getMonth() + 1) + '-' + p(t.getDate()) + ' ' +
+      p(t.getHours()) + ':' + p(t.getMinutes()) + ':' + p(t.getSeconds());
+  }
   const s = Math.floor(ms / 1000);
   const d = Math.floor(s / 86400);
   const hh = String(Math.floor(s / 3600) % 24).padStart(2, '0');

@@ -42,7 +42,8 @@ pub const CN_TO_VN: &str = "CN->VN";
 /// published it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LiveView {
-    /// The core's time, ms since the start of the run.
+    /// The core's time, ms: since the start of the run in a simulation,
+    /// since the Unix epoch in a live orchestrator.
     pub now_ms: Ms,
     /// Whether the lane is paused (every vehicle the core controls stands
     /// paused, broken or with its link lost, and at least one is paused).

@@ -17,6 +17,9 @@
 //! [metrics]
 //! listen = "127.0.0.1:9101"
 //!
+//! [ioc]                           # the operation center; off without it
+//! listen = "127.0.0.1:8351"       # borderlane_ioc::IocConfig
+//!
 //! [[fleet]]
 //! serial = "vn-igv-01"
 //! start = "VN_PARK_01"
@@ -29,6 +32,7 @@
 use std::path::{Path, PathBuf};
 
 use borderlane_core::{CoreConfig, VehicleSpec};
+use borderlane_ioc::IocConfig;
 use borderlane_vda5050::MasterConfig;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +59,11 @@ pub struct ServeConfig {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub topics: TopicsConfig,
+    /// The operation center's web view and console: where it listens and
+    /// who may sign in. Not served without this section. Its `side` is
+    /// this orchestrator's and may be left out.
+    #[serde(default)]
+    pub ioc: Option<IocConfig>,
     /// The core's rules and timings; its fleet comes from `[[fleet]]`.
     #[serde(default)]
     pub core: CoreConfig,
@@ -186,6 +195,7 @@ impl ServeConfig {
     pub fn parse(text: &str, base: &Path) -> Result<ServeConfig, String> {
         let mut c: ServeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
         c.validate()?;
+        c.settle_ioc_side()?;
         c.map = base.join(&c.map);
         if let BrokerConfig::External(x) = &mut c.broker
             && let Some(tls) = &mut x.tls
@@ -212,6 +222,7 @@ impl ServeConfig {
                 return Err(format!("fleet[{i}].serial = {:?}: {why}", v.serial));
             }
         }
+        self.validate_ioc()?;
         check_topic_level("vda5050.interface_name", &self.vda5050.interface_name)?;
         check_topic_level("vda5050.manufacturer", &self.vda5050.manufacturer)?;
         if self.topics.prefix.is_empty()
@@ -257,6 +268,38 @@ impl ServeConfig {
                         "broker.external.tls: give both cert and key, or neither".to_string()
                     );
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the operation center's accounts and headers; the error names
+    /// the field, as `ioc.users[0]`.
+    pub fn validate_ioc(&self) -> Result<(), String> {
+        match self.ioc.as_ref().map(IocConfig::validate) {
+            Some(Err(errors)) => Err(errors
+                .iter()
+                .map(|e| format!("ioc.{e}"))
+                .collect::<Vec<_>>()
+                .join("; ")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives the operation center this orchestrator's side, which it shows
+    /// in the page. `ioc.side` may be left out (or say `both`, its default)
+    /// or name the same side.
+    fn settle_ioc_side(&mut self) -> Result<(), String> {
+        let side = self.side.label();
+        if let Some(ioc) = &mut self.ioc {
+            let given = ioc.side.trim();
+            let default = IocConfig::default().side;
+            if given.eq_ignore_ascii_case(side) || given == default {
+                ioc.side = side.to_string();
+            } else {
+                return Err(format!(
+                    "ioc.side = {given:?}: this orchestrator's side is {side:?}; leave it out"
+                ));
             }
         }
         Ok(())

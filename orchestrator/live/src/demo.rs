@@ -1,19 +1,25 @@
 //! `borderlane demo`: the whole live system in one process.
 //!
-//! It starts the embedded broker, one orchestrator for the whole lane, one
-//! simulated VDA 5050 vehicle per vehicle of the scenario's fleet (each a
-//! real MQTT client with its own last will), and a job feeder that
-//! publishes the scenario's containers on the orchestrator's jobs topic as
-//! their arrival times come. Everything runs on one clock, which may run
-//! faster than the wall clock (`speed`).
+//! It starts the embedded broker, one orchestrator for the whole lane with
+//! its operation center, one simulated VDA 5050 vehicle per vehicle of the
+//! scenario's fleet (each a real MQTT client with its own last will), and a
+//! job feeder that publishes the scenario's containers on the
+//! orchestrator's jobs topic as their arrival times come. Everything runs
+//! on one clock, which may run faster than the wall clock (`speed`).
+//! Vehicles may be made to lose their link to the broker for a while
+//! ([`DemoLinkLoss`]).
 
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use borderlane_core::io::JobRequest;
 use borderlane_core::{CoreConfig, VehicleSpec};
+use borderlane_ioc::{IocConfig, Role, User};
 use borderlane_model::Ms;
 use borderlane_sim::scenario::{Scenario, ScenarioError};
 use borderlane_vda5050::{AgentConfig, MasterConfig};
@@ -28,7 +34,7 @@ use crate::mqtt::{MqttClient, MqttError, MqttSettings};
 use crate::scope::SideSel;
 use crate::serve::{Orchestrator, ServeError, Status};
 use crate::shell_topics::ShellTopics;
-use crate::vehicle::{SimVehicle, VehicleError};
+use crate::vehicle::{LinkLoss, SimVehicle, VehicleError};
 
 /// How long each part may take to connect to the broker.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,6 +57,125 @@ pub struct DemoOptions {
     pub metrics_listen: String,
     /// Record the orchestrator's inputs and outputs to this MCAP file.
     pub record: Option<PathBuf>,
+    /// The operation center's port on the loopback interface; 0 picks a
+    /// free one.
+    pub ioc_port: u16,
+    /// Who may sign in to the operation center.
+    pub accounts: Vec<DemoAccount>,
+    /// Vehicles that lose their link to the broker, and when.
+    pub link_losses: Vec<DemoLinkLoss>,
+}
+
+/// An account of the demo's operation center.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoAccount {
+    pub name: String,
+    pub password: String,
+    pub role: Role,
+}
+
+impl DemoAccount {
+    /// Reads `NAME:PASSWORD`, both not empty (the password may hold ':').
+    pub fn parse(text: &str, role: Role) -> Result<DemoAccount, String> {
+        match text.split_once(':') {
+            Some((name, password)) if !name.trim().is_empty() && !password.is_empty() => {
+                Ok(DemoAccount {
+                    name: name.trim().to_string(),
+                    password: password.to_string(),
+                    role,
+                })
+            }
+            _ => Err(format!(
+                "{text:?}: expected NAME:PASSWORD, both not empty, e.g. operator:operator"
+            )),
+        }
+    }
+}
+
+/// A vehicle of the demo losing its link to the broker: written
+/// `VEHICLE@AT:FOR`, as `igv-003@4m:2m`: vehicle igv-003 loses its link 4
+/// minutes after the start, on the demo's clock, for 2 minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoLinkLoss {
+    pub vehicle: String,
+    /// When, on the demo's clock, after its start.
+    pub at_ms: Ms,
+    /// For how long.
+    pub for_ms: Ms,
+}
+
+impl FromStr for DemoLinkLoss {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<DemoLinkLoss, String> {
+        let form = |why: &str| format!("{text:?}: {why}; write VEHICLE@AT:FOR, e.g. igv-003@4m:2m");
+        let (vehicle, times) = text
+            .rsplit_once('@')
+            .ok_or_else(|| form("no '@' after the vehicle"))?;
+        let (at, length) = times
+            .split_once(':')
+            .ok_or_else(|| form("no ':' between the time and the length"))?;
+        let vehicle = vehicle.trim();
+        if vehicle.is_empty() {
+            return Err(form("the vehicle is missing"));
+        }
+        let ms = |what: &str, t: &str| {
+            parse_duration(t)
+                .map(|d| d.as_millis().min(u128::from(Ms::MAX / 4)) as Ms)
+                .map_err(|e| form(&format!("{what}: {e}")))
+        };
+        Ok(DemoLinkLoss {
+            vehicle: vehicle.to_string(),
+            at_ms: ms("the time", at)?,
+            for_ms: ms("the length", length)?,
+        })
+    }
+}
+
+impl fmt::Display for DemoLinkLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} loses its link at {} for {}",
+            self.vehicle,
+            clock_text(self.at_ms),
+            clock_text(self.for_ms)
+        )
+    }
+}
+
+/// `ms` as `1h02m03s`, `4m00s` or `12s`.
+fn clock_text(ms: Ms) -> String {
+    let s = ms / 1_000;
+    match (s / 3_600, s / 60 % 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, sec) => format!("{min}m{sec:02}s"),
+        (h, min, sec) => format!("{h}h{min:02}m{sec:02}s"),
+    }
+}
+
+/// Reads `90`, `90s`, `15m` or `2h` (a number, with a fraction if need
+/// be, and a unit: seconds when none is given).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 15m or 2h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3_600.0,
+        _ => return Err(format!("{text:?}: the unit must be s, m or h")),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("{text:?}: must be more than zero"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is too long"))
 }
 
 /// Why the demo could not start.
@@ -70,12 +195,22 @@ pub enum DemoError {
     Feeder(#[from] MqttError),
     #[error("{0} did not connect to the broker within {1} s")]
     NotConnected(String, u64),
+    #[error("--link-loss {0}: {1}")]
+    LinkLoss(String, String),
+    #[error("operation center accounts: {0}")]
+    Accounts(String),
 }
 
 impl DemoError {
     /// Whether the options or the scenario are at fault.
     pub fn is_input(&self) -> bool {
-        matches!(self, DemoError::Scenario(_) | DemoError::Speed(_))
+        matches!(
+            self,
+            DemoError::Scenario(_)
+                | DemoError::Speed(_)
+                | DemoError::LinkLoss(..)
+                | DemoError::Accounts(_)
+        )
     }
 }
 
@@ -98,6 +233,8 @@ impl Demo {
         let scenario = Scenario::load(&options.scenario)?;
         let map = borderlane_sim::run::load_map(&scenario)?;
         let fleet = borderlane_sim::run::fleet(&map, scenario.fleet.vehicles)?;
+        check_link_losses(&options.link_losses, &fleet)?;
+        let users = users(&options.accounts)?;
         let seed = options.seed.unwrap_or(scenario.seed);
         let drawn = borderlane_sim::run::draw(&scenario, &map, seed, scenario.days)?;
         let clock = Clock::scaled(options.speed);
@@ -114,7 +251,13 @@ impl Demo {
             profile: scenario.vehicle.profile(),
             ..CoreConfig::default()
         };
-        let config = demo_config(&scenario, &fleet, core, &options.metrics_listen);
+        let mut config = demo_config(&scenario, &fleet, core, &options.metrics_listen);
+        config.ioc = Some(IocConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, options.ioc_port)),
+            users,
+            side: config.side.label().to_string(),
+            ..IocConfig::default()
+        });
         let orchestrator = Orchestrator::start_recording(
             &config,
             clock,
@@ -134,7 +277,17 @@ impl Demo {
         let mut vehicles = Vec::new();
         for v in &fleet {
             let agent = agent_config(&config.vda5050, v, &config.core);
-            match SimVehicle::spawn(Arc::clone(&map), agent, &base, clock) {
+            let losses = options
+                .link_losses
+                .iter()
+                .filter(|l| l.vehicle == v.serial)
+                .map(|l| LinkLoss {
+                    at: clock.origin_ms() + l.at_ms,
+                    for_ms: l.for_ms,
+                })
+                .collect();
+            match SimVehicle::spawn_with_link_losses(Arc::clone(&map), agent, &base, clock, losses)
+            {
                 Ok(s) => vehicles.push(s),
                 Err(e) => {
                     stop_all(orchestrator, vehicles).await;
@@ -177,6 +330,11 @@ impl Demo {
     /// The URL of the orchestrator's metrics.
     pub fn metrics_url(&self) -> &str {
         self.orchestrator.metrics_url()
+    }
+
+    /// The operation center's address, `http://127.0.0.1:port/`.
+    pub fn ioc_url(&self) -> &str {
+        self.orchestrator.ioc_url().unwrap_or_default()
     }
 
     /// The orchestrator's status.
@@ -224,6 +382,41 @@ async fn stop_all(orchestrator: Orchestrator, vehicles: Vec<SimVehicle>) {
     orchestrator.shutdown().await;
 }
 
+/// Refuses a link loss of a vehicle that is not in the fleet.
+fn check_link_losses(losses: &[DemoLinkLoss], fleet: &[VehicleSpec]) -> Result<(), DemoError> {
+    for l in losses {
+        if !fleet.iter().any(|v| v.serial == l.vehicle) {
+            let serials: Vec<&str> = fleet.iter().map(|v| v.serial.as_str()).collect();
+            return Err(DemoError::LinkLoss(
+                l.vehicle.clone(),
+                format!("no such vehicle; the fleet is {}", serials.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The operation center's accounts, their passwords hashed.
+fn users(accounts: &[DemoAccount]) -> Result<Vec<User>, DemoError> {
+    let mut users: Vec<User> = Vec::new();
+    for a in accounts {
+        if users.iter().any(|u| u.name == a.name) {
+            return Err(DemoError::Accounts(format!(
+                "{:?} is named twice; give each account its own name",
+                a.name
+            )));
+        }
+        let password_hash = borderlane_ioc::hash_password(&a.password)
+            .map_err(|e| DemoError::Accounts(e.to_string()))?;
+        users.push(User {
+            name: a.name.clone(),
+            role: a.role,
+            password_hash,
+        });
+    }
+    Ok(users)
+}
+
 /// The orchestrator of the demo: the whole lane, with the scenario's map
 /// and fleet.
 fn demo_config(
@@ -242,6 +435,7 @@ fn demo_config(
             listen: metrics_listen.to_string(),
         },
         topics: TopicsConfig::default(),
+        ioc: None,
         core,
         fleet: fleet.to_vec(),
     }
@@ -326,5 +520,113 @@ impl Feeder {
         {
             self.task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7_200)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("-3s").is_err());
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn link_losses_parse() {
+        assert_eq!(
+            "igv-003@4m:2m".parse(),
+            Ok(DemoLinkLoss {
+                vehicle: "igv-003".into(),
+                at_ms: 240_000,
+                for_ms: 120_000,
+            })
+        );
+        assert_eq!(
+            "igv-003@90:30s"
+                .parse::<DemoLinkLoss>()
+                .map(|l| (l.at_ms, l.for_ms)),
+            Ok((90_000, 30_000))
+        );
+        for (bad, says) in [
+            ("igv-003", "no '@'"),
+            ("igv-003@4m", "no ':'"),
+            ("@4m:2m", "vehicle is missing"),
+            ("igv-003@soon:2m", "the time"),
+            ("igv-003@4m:0s", "the length"),
+        ] {
+            let err = bad.parse::<DemoLinkLoss>().expect_err(bad);
+            assert!(
+                err.contains(says) && err.contains("VEHICLE@AT:FOR"),
+                "{bad}: {err}"
+            );
+        }
+        let l: DemoLinkLoss = "igv-003@4m:90s".parse().expect("valid");
+        assert_eq!(l.to_string(), "igv-003 loses its link at 4m00s for 1m30s");
+    }
+
+    #[test]
+    fn accounts_parse() {
+        assert_eq!(
+            DemoAccount::parse("olga:a:b", Role::Operator),
+            Ok(DemoAccount {
+                name: "olga".into(),
+                password: "a:b".into(),
+                role: Role::Operator,
+            })
+        );
+        for bad in ["olga", ":pw", "olga:", ""] {
+            assert!(DemoAccount::parse(bad, Role::Viewer).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn accounts_are_named_once_and_hashed() {
+        let a = |name: &str, role| DemoAccount {
+            name: name.into(),
+            password: "pw".into(),
+            role,
+        };
+        let hashed = users(&[a("olga", Role::Operator), a("viktor", Role::Viewer)]).expect("valid");
+        assert_eq!(hashed.len(), 2);
+        assert!(borderlane_ioc::verify_password(
+            "pw",
+            &hashed[0].password_hash
+        ));
+        assert!(!borderlane_ioc::verify_password(
+            "wrong",
+            &hashed[0].password_hash
+        ));
+        assert_eq!(hashed[1].role, Role::Viewer);
+        let err =
+            users(&[a("olga", Role::Operator), a("olga", Role::Viewer)]).expect_err("refused");
+        assert!(err.is_input());
+        assert!(err.to_string().contains("\"olga\" is named twice"), "{err}");
+    }
+
+    #[test]
+    fn a_link_loss_names_a_vehicle_of_the_fleet() {
+        let fleet = vec![VehicleSpec {
+            serial: "igv-000".into(),
+            start: "VN_PARK_01".into(),
+        }];
+        let ok: DemoLinkLoss = "igv-000@1m:1m".parse().expect("valid");
+        assert!(check_link_losses(&[ok], &fleet).is_ok());
+        let bad: DemoLinkLoss = "igv-042@1m:1m".parse().expect("valid");
+        let err = check_link_losses(&[bad], &fleet).expect_err("refused");
+        assert!(err.is_input());
+        let text = err.to_string();
+        assert!(
+            text.contains("igv-042") && text.contains("igv-000"),
+            "{text}"
+        );
     }
 }

@@ -16,7 +16,7 @@
 //!   its side matters;
 //! * [`shell_topics`]: job requests and operator commands in, events out;
 //! * [`serve`]: the orchestrator's loop around one core and one master
-//!   control;
+//!   control, and the operation center (`borderlane-ioc`) it serves;
 //! * [`vehicle`]: a simulated VDA 5050 vehicle on its own MQTT client;
 //! * [`demo`]: broker, orchestrator, vehicles and a job feeder in one
 //!   process;
@@ -28,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod metrics;
 pub mod mqtt;
+mod operation_center;
 pub mod scope;
 pub mod serve;
 pub mod shell_topics;

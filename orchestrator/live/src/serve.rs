@@ -9,8 +9,10 @@
 //! nothing. With a recording, every input the station is given and every
 //! output it produces is written to an MCAP file, in the order
 //! `borderlane_record::drain` takes them, so `borderlane replay` can feed
-//! the same inputs to a fresh station and compare. The shell reads the
-//! clock; nothing else does.
+//! the same inputs to a fresh station and compare. With an operation center
+//! (`[ioc]`), the loop publishes a view of the core to it a few times a
+//! second and gives its operators' actions to the station, recorded as
+//! operator inputs. The shell reads the clock; nothing else does.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,8 +24,9 @@ use std::io::BufWriter;
 
 use borderlane_core::io::Event;
 use borderlane_core::{Core, CoreError};
+use borderlane_ioc::{Ioc, OperatorAction};
 use borderlane_model::{LaneMap, Ms, NEVER};
-use borderlane_record::{Entry, MqttIn, Payload, Recorder, Session};
+use borderlane_record::{Entry, MqttIn, OperatorIn, Payload, Recorder, Session};
 use borderlane_station::{Station, StationConfig};
 use borderlane_vda5050::{Master, Qos};
 use rumqttc::QoS;
@@ -35,6 +38,7 @@ use crate::clock::Clock;
 use crate::config::{BrokerConfig, ServeConfig};
 use crate::metrics::{Metrics, MetricsServer};
 use crate::mqtt::{LinkState, Message, MqttClient, MqttError};
+use crate::operation_center::{OperationCenter, next_actions};
 use crate::scope::Scope;
 use crate::shell_topics::ShellTopics;
 
@@ -62,6 +66,10 @@ pub enum ServeError {
     Mqtt(#[from] MqttError),
     #[error("{0}")]
     Metrics(std::io::Error),
+    #[error("{0}")]
+    Ioc(std::io::Error),
+    #[error("{0}")]
+    IocConfig(String),
     #[error("recording: {0}")]
     Record(#[from] borderlane_record::WriteError),
 }
@@ -77,6 +85,7 @@ impl ServeError {
                 | ServeError::Fleet(_)
                 | ServeError::Core(_)
                 | ServeError::Mqtt(_)
+                | ServeError::IocConfig(_)
         )
     }
 }
@@ -135,6 +144,8 @@ type Inspection = Box<dyn FnOnce(&mut Core, &mut Master) + Send>;
 pub struct Orchestrator {
     broker: Option<EmbeddedBroker>,
     metrics_url: String,
+    /// The operation center and its address, when it is served.
+    ioc: Option<(Ioc, String)>,
     metrics: Arc<Metrics>,
     status: watch::Receiver<Status>,
     inspect: mpsc::Sender<Inspection>,
@@ -146,7 +157,8 @@ impl Orchestrator {
     /// Starts an orchestrator: reads its map, builds the core and the
     /// master control, starts the embedded broker if the configuration
     /// asks for one (unless `broker_at` names a broker to use instead),
-    /// the metrics endpoint and the MQTT client, and runs the loop.
+    /// the operation center if configured, the metrics endpoint and the
+    /// MQTT client, and runs the loop.
     pub async fn start(
         config: &ServeConfig,
         clock: Clock,
@@ -168,6 +180,17 @@ impl Orchestrator {
         scope
             .check_fleet(&map, &config.fleet)
             .map_err(ServeError::Fleet)?;
+        config.validate_ioc().map_err(ServeError::IocConfig)?;
+        // Dropped on a later error, the operation center stops serving.
+        let center = match &config.ioc {
+            Some(c) => Some(
+                OperationCenter::start(Arc::clone(&map), c.clone())
+                    .await
+                    .map_err(ServeError::Ioc)?,
+            ),
+            None => None,
+        };
+        let ioc = center.as_ref().map(|c| (c.ioc().clone(), c.url()));
         let station_config = station_config(config);
         let recorder = match record {
             Some(path) => {
@@ -232,6 +255,7 @@ impl Orchestrator {
             vehicles = config.fleet.len(),
             broker = %format!("mqtt://{}:{}", settings.host, settings.port),
             metrics = %metrics_url,
+            ioc = ioc.as_ref().map_or("-", |(_, url)| url.as_str()),
             jobs = %topics.jobs,
             operator = %topics.operator,
             "orchestrator started"
@@ -243,6 +267,7 @@ impl Orchestrator {
         let state = Loop {
             station,
             recorder,
+            center,
             topics,
             clock,
             metrics: Arc::clone(&metrics),
@@ -260,6 +285,7 @@ impl Orchestrator {
         Ok(Orchestrator {
             broker,
             metrics_url,
+            ioc,
             metrics,
             status,
             inspect,
@@ -282,6 +308,17 @@ impl Orchestrator {
     /// The URL of the metrics endpoint.
     pub fn metrics_url(&self) -> &str {
         &self.metrics_url
+    }
+
+    /// The operation center's address, `http://host:port/`, when it is
+    /// served.
+    pub fn ioc_url(&self) -> Option<&str> {
+        self.ioc.as_ref().map(|(_, url)| url.as_str())
+    }
+
+    /// The operation center, when it is served.
+    pub fn ioc(&self) -> Option<&Ioc> {
+        self.ioc.as_ref().map(|(ioc, _)| ioc)
     }
 
     /// The metrics.
@@ -314,8 +351,8 @@ impl Orchestrator {
         !self.task.is_finished()
     }
 
-    /// Stops the loop, disconnects from the broker and stops the metrics
-    /// endpoint.
+    /// Stops the loop, disconnects from the broker and stops the operation
+    /// center and the metrics endpoint.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -351,6 +388,7 @@ pub fn qos(q: Qos) -> QoS {
 struct Loop {
     station: Station,
     recorder: Option<Recorder<BufWriter<File>>>,
+    center: Option<OperationCenter>,
     topics: ShellTopics,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -373,8 +411,13 @@ struct Loop {
 
 /// One input of the station.
 enum Step {
-    Message { topic: String, payload: Vec<u8> },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
     Timer,
+    /// An operator's action from the operation center.
+    Operator(OperatorAction),
 }
 
 impl Loop {
@@ -387,17 +430,20 @@ impl Loop {
         server: MetricsServer,
     ) {
         let mut link = mqtt.watch_state();
+        let ioc = self.center.as_ref().map(|c| c.ioc().clone());
         let clock = self.clock;
         let mut refresh = tokio::time::interval(REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let now = self.now(self.clock.now());
         self.step(now, Step::Timer);
         self.flush(&mqtt);
+        self.refresh();
         loop {
             let wake = self.core_wake.unwrap_or(NEVER);
             tokio::select! {
                 biased;
                 _ = &mut stopped => break,
+                actions = next_actions(ioc.as_ref()) => self.on_actions(actions),
                 m = inbox.recv() => match m {
                     Some(m) => self.on_message(m),
                     None => break,
@@ -425,6 +471,9 @@ impl Loop {
                 Err(e) => tracing::error!(error = %e, "the recording could not be finished"),
             }
         }
+        if let Some(center) = self.center.take() {
+            center.shutdown().await;
+        }
         mqtt.shutdown().await;
         server.shutdown().await;
     }
@@ -448,6 +497,18 @@ impl Loop {
         );
     }
 
+    /// Gives the station the operators' actions, each at the time it is
+    /// taken, and tells the operation center what the core made of it.
+    fn on_actions(&mut self, actions: Vec<OperatorAction>) {
+        for action in actions {
+            let now = self.now(self.clock.now());
+            let rejected = self.step(now, Step::Operator(action.clone()));
+            if let Some(center) = &self.center {
+                center.action_outcome(&action, rejected.map_or(Ok(()), Err));
+            }
+        }
+    }
+
     fn reject(&mut self, reason: &str) {
         self.metrics.reject(reason);
         self.counts.rejected += 1;
@@ -462,7 +523,8 @@ impl Loop {
 
     /// Gives the station one input, records it and what came out, and
     /// routes the outputs: messages to publish, events to the metrics.
-    fn step(&mut self, now: Ms, step: Step) {
+    /// Returns the reason the core gave if it rejected the input.
+    fn step(&mut self, now: Ms, step: Step) -> Option<String> {
         let started = std::time::Instant::now();
         let input = match &step {
             Step::Message { topic, payload } => Entry::MqttIn(MqttIn {
@@ -470,6 +532,10 @@ impl Loop {
                 payload: Payload::from_bytes(payload),
             }),
             Step::Timer => Entry::Timer,
+            Step::Operator(action) => Entry::Operator(OperatorIn {
+                user: action.user.clone(),
+                command: action.command.clone(),
+            }),
         };
         self.record(now, &input);
         match step {
@@ -486,10 +552,14 @@ impl Loop {
                 }
             }
             Step::Timer => self.station.handle_timeout(now),
+            Step::Operator(action) => self.station.handle_operator(now, action.command),
         }
-        self.metrics
-            .plan_latency_seconds
-            .observe(started.elapsed().as_secs_f64());
+        let took = started.elapsed().as_secs_f64();
+        self.metrics.plan_latency_seconds.observe(took);
+        if let Some(center) = &mut self.center {
+            center.record_plan_latency(took);
+        }
+        let mut rejected = None;
         for out in borderlane_record::drain(&mut self.station) {
             self.record(now, &out);
             match out {
@@ -503,11 +573,17 @@ impl Loop {
                         self.publishes.push((m.topic, payload, q, m.retain));
                     }
                 }
-                Entry::Event(e) => self.on_event(now, e),
+                Entry::Event(e) => {
+                    if let Event::InputRejected { reason } = &e {
+                        rejected.get_or_insert_with(|| reason.clone());
+                    }
+                    self.on_event(now, e);
+                }
                 _ => {}
             }
         }
         self.core_wake = self.station.poll_timeout();
+        rejected
     }
 
     fn record(&mut self, now: Ms, entry: &Entry) {
@@ -520,6 +596,9 @@ impl Loop {
     }
 
     fn on_event(&mut self, now: Ms, e: Event) {
+        if let Some(center) = &mut self.center {
+            center.observe_event(now, &e);
+        }
         match &e {
             Event::JobQueued { job } => {
                 self.arrivals.insert(job.clone(), now);
@@ -565,6 +644,13 @@ impl Loop {
         self.metrics.mqtt_connected.set(i64::from(state.connected));
         let new = state.connections.saturating_sub(self.link.connections);
         self.metrics.mqtt_connections.inc_by(new);
+        if let Some(center) = &self.center {
+            if self.link.connected && !state.connected {
+                center.broker_link(self.last_now, false);
+            } else if !self.link.connected && state.connected && self.link.connections > 0 {
+                center.broker_link(self.last_now, true);
+            }
+        }
         self.link = state;
         self.counts.connected = state.connected && state.subscribed;
         self.status.send_replace(self.counts.clone());
@@ -618,5 +704,9 @@ impl Loop {
         c.jobs_queued = queued;
         c.jobs_active = active;
         self.status.send_replace(self.counts.clone());
+        if let Some(center) = &mut self.center {
+            let now = self.last_now.max(self.clock.now());
+            center.publish(self.station.core_mut(), now);
+        }
     }
 }

@@ -37,6 +37,72 @@ fn the_shipped_configurations_are_valid() {
     assert_ne!(vn.name, cn.name);
     assert_ne!(vn.metrics.listen, cn.metrics.listen);
     assert!(vn.fleet.iter().all(|v| !cn.fleet.contains(v)));
+    // Each serves its operation center on its own loopback port, showing
+    // its side.
+    let lane = ServeConfig::load(&root().join("config/lane.toml")).expect("lane");
+    let iocs: Vec<_> = [&vn, &cn, &lane]
+        .iter()
+        .map(|c| c.ioc.clone().expect("an [ioc] section"))
+        .collect();
+    assert_eq!(
+        iocs.iter().map(|i| i.side.as_str()).collect::<Vec<_>>(),
+        ["VN", "CN", "both"]
+    );
+    for i in &iocs {
+        assert!(i.listen.ip().is_loopback(), "{}", i.listen);
+    }
+    assert_ne!(iocs[0].listen, iocs[1].listen);
+    assert_ne!(iocs[0].listen, iocs[2].listen);
+    assert_ne!(iocs[1].listen, iocs[2].listen);
+}
+
+#[test]
+fn the_operation_center_is_configured_under_ioc() {
+    let c = parse(BASE).expect("valid");
+    assert_eq!(c.ioc, None, "not served without [ioc]");
+    let hash = borderlane_ioc::hash_password("pw").expect("hashed");
+    let text = format!(
+        "{}\n[ioc]\nlisten = \"127.0.0.1:0\"\nusers = [{{ name = \"olga\", role = \"operator\", password_hash = \"{hash}\" }}]\n",
+        BASE.replace("side = \"both\"", "side = \"VN\"")
+    );
+    let c = parse(&text).expect("valid");
+    let ioc = c.ioc.expect("served");
+    assert_eq!(ioc.listen.port(), 0);
+    assert_eq!(ioc.side, "VN", "the orchestrator's side");
+    assert_eq!(ioc.users[0].name, "olga");
+    assert!(ioc.public_view);
+    // An empty section serves it on a free loopback port.
+    let c = parse(&format!("{BASE}\n[ioc]\n")).expect("valid");
+    assert!(c.ioc.expect("served").listen.ip().is_loopback());
+}
+
+#[test]
+fn operation_center_mistakes_name_their_field() {
+    let cases = [
+        (format!("{BASE}\n[ioc]\nlisten_on = 1\n"), "listen_on"),
+        (format!("{BASE}\n[ioc]\nlisten = \"nowhere\"\n"), "listen"),
+        (
+            format!(
+                "{BASE}\n[ioc]\nusers = [{{ name = \"olga\", role = \"operator\", password_hash = \"plain\" }}]\n"
+            ),
+            "ioc.users[0]",
+        ),
+        (
+            format!(
+                "{BASE}\n[ioc]\nusers = [{{ name = \"olga\", role = \"boss\", password_hash = \"x\" }}]\n"
+            ),
+            "boss",
+        ),
+        (
+            format!("{BASE}\n[ioc]\ntrusted_proxy_header = \"bad header\"\n"),
+            "ioc.trusted_proxy_header",
+        ),
+        (format!("{BASE}\n[ioc]\nside = \"CN\"\n"), "ioc.side"),
+    ];
+    for (text, field) in cases {
+        let err = parse(&text).expect_err(field);
+        assert!(err.contains(field), "{field}: {err}");
+    }
 }
 
 const BASE: &str = r#"

@@ -1,5 +1,5 @@
 //! Helpers shared by the live shell's tests: a TCP proxy whose connections
-//! can be cut, an HTTP GET, and waiting for a condition.
+//! can be cut, HTTP requests, and waiting for a condition.
 
 #![allow(dead_code)]
 
@@ -68,8 +68,46 @@ impl Drop for Proxy {
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let r = http(addr, "GET", path, &[], "").await;
+    (r.status, r.body)
+}
+
+/// An HTTP answer.
+pub struct Answer {
+    pub status: u16,
+    /// The header lines, as sent.
+    pub head: String,
+    pub body: String,
+}
+
+impl Answer {
+    /// The value of a header, named in lower case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// A plain HTTP/1.1 request with `headers` and a JSON `body`.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut stream = TcpStream::connect(addr).await.expect("connect to HTTP");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
     stream
         .write_all(request.as_bytes())
         .await
@@ -85,11 +123,12 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Answer {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
 }
 
 /// Polls `check` every 50 ms until it returns true or the patience runs
@@ -147,6 +186,7 @@ pub fn lane_config(n: usize, interface: &str) -> borderlane_live::config::ServeC
             listen: "127.0.0.1:0".to_string(),
         },
         topics: TopicsConfig::default(),
+        ioc: None,
         core: borderlane_core::CoreConfig::default(),
         fleet,
     }
