@@ -14,16 +14,14 @@ use std::sync::Arc;
 
 use borderlane_core::io::{Channel, Event, JobRequest, OperatorCommand};
 use borderlane_core::{CoreConfig, Input, Output, VehicleSpec};
-use borderlane_model::{
-    LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, VehicleId, ZoneKind,
-};
+use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, ZoneKind};
 use borderlane_verify::Verifier;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::harness::{Harness, LogEntry, LogLine};
-use crate::scenario::{Scenario, ScenarioError, Where, serials};
+use crate::scenario::{Customs, Demand, Scenario, ScenarioError, Where, ms, serials};
 
 const SECOND: f64 = 1_000.0;
 const HOUR: Ms = 3_600_000;
@@ -256,16 +254,18 @@ pub struct Series {
     pub crossing_s: Vec<f64>,
 }
 
-/// The inputs a scenario draws for one seed.
+/// The inputs a scenario draws for one seed, with those it sets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Drawn {
-    /// Containers, in arrival order.
+    /// Containers, in arrival order: those drawn from the demand and the
+    /// scenario's own `[[jobs]]`.
     pub jobs: Vec<(Ms, JobRequest)>,
     /// Breakdowns: vehicle, time, repair time, where.
     pub breakdowns: Vec<(String, Ms, Ms, Where)>,
     /// Link losses: vehicle, time, length.
     pub link_losses: Vec<(String, Ms, Ms)>,
-    /// Each vehicle's charge at the start, percent, in fleet order.
+    /// Each vehicle's charge at the start, percent, in fleet order: drawn,
+    /// unless `[[fleet.start]]` sets it.
     pub battery_pct: Vec<f64>,
 }
 
@@ -304,6 +304,33 @@ pub fn fleet(map: &LaneMap, vehicles: usize) -> Result<Vec<VehicleSpec>, Scenari
         .collect())
 }
 
+/// The scenario's fleet: the vehicles of `[[fleet.start]]` where they say,
+/// or else [`fleet`]'s.
+pub fn fleet_of(map: &LaneMap, s: &Scenario) -> Result<Vec<VehicleSpec>, ScenarioError> {
+    if s.fleet.start.is_empty() {
+        return fleet(map, s.fleet.vehicles);
+    }
+    // The count may have been changed since the file was read (a sweep).
+    s.validate_fleet()?;
+    s.fleet
+        .start
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if map.node_by_id(&v.node).is_none() {
+                return Err(ScenarioError::Invalid(format!(
+                    "fleet.start[{i}].node = {:?} is not a node of the map",
+                    v.node
+                )));
+            }
+            Ok(VehicleSpec {
+                serial: v.serial.clone(),
+                start: v.node.clone(),
+            })
+        })
+        .collect()
+}
+
 fn places(map: &LaneMap, side: Side, kind: NodeKind) -> Vec<String> {
     map.nodes
         .iter()
@@ -322,64 +349,11 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
             s.map.display()
         )));
     }
-    let d = &s.demand;
-    let c = &s.customs;
-    let weight: f64 = d.hourly_profile.iter().sum();
-    let mut jobs = Vec::new();
-    for day in 0..u64::from(days) {
-        let weekend = matches!(day % 7, 5 | 6);
-        let per_day =
-            d.containers_per_day * d.peak_factor * if weekend { d.weekend_factor } else { 1.0 };
-        for (hour, w) in d.hourly_profile.iter().enumerate() {
-            // Within an hour the rate is constant, so the gaps between
-            // arrivals are exponential; the process starts afresh each hour.
-            let rate = per_day * w / weight;
-            if rate <= 0.0 {
-                continue;
-            }
-            let start = day * DAY + hour as u64 * HOUR;
-            let mut t = 0.0;
-            loop {
-                t += exponential(&mut rng, rate);
-                if t >= 1.0 {
-                    break;
-                }
-                let at = start + (t * HOUR as f64) as Ms;
-                let n = jobs.len();
-                let from = if rng.random::<f64>() < d.vn_to_cn_share {
-                    Side::Vn
-                } else {
-                    Side::Cn
-                };
-                let side_slots = &slots[usize::from(from == Side::Cn)];
-                let pickup = side_slots[rng.random_range(0..side_slots.len())].clone();
-                let u = rng.random::<f64>();
-                let (channel, customs_ms) = if u < c.green {
-                    (Channel::Green, 0)
-                } else if u < c.green + c.yellow {
-                    (Channel::Yellow, 0)
-                } else if rng.random::<f64>() < c.red_inspection_share {
-                    let s = uniform(&mut rng, c.inspection_s_min, c.inspection_s_max);
-                    (Channel::RedInspection, (s * SECOND) as Ms)
-                } else {
-                    let s = uniform(&mut rng, c.scan_s_min, c.scan_s_max);
-                    (Channel::RedScan, (s * SECOND) as Ms)
-                };
-                jobs.push((
-                    at,
-                    JobRequest {
-                        id: format!("job-{n:05}"),
-                        container: format!("BLNU{n:07}"),
-                        pickup,
-                        channel,
-                        customs_ms,
-                        priority: 0,
-                        deadline: None,
-                    },
-                ));
-            }
-        }
-    }
+    let mut jobs = match &s.demand {
+        Some(d) => draw_demand(&mut rng, d, &s.customs, &slots, days),
+        None => Vec::new(),
+    };
+    add_jobs(s, map, &mut jobs)?;
     let f = &s.faults;
     let mut breakdowns: Vec<(String, Ms, Ms, Where)> = f
         .breakdown
@@ -410,7 +384,7 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
     let end = f64::from(days) * 24.0;
     let mut random = |mtbf_h: Option<f64>, mean_s: f64, out: &mut Vec<(String, Ms, Ms)>| {
         let Some(mtbf_h) = mtbf_h else { return };
-        for serial in serials(s.fleet.vehicles) {
+        for serial in s.serials() {
             let mut t = 0.0;
             loop {
                 t += exponential(&mut rng, 1.0 / mtbf_h);
@@ -439,15 +413,121 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
         &mut link_losses,
     );
     let b = &s.battery;
-    let battery_pct = (0..s.fleet.vehicles)
+    let mut battery_pct: Vec<f64> = (0..s.fleet.vehicles)
         .map(|_| uniform(&mut rng, b.start_pct_min, b.start_pct_max))
         .collect();
+    for (pct, v) in battery_pct.iter_mut().zip(&s.fleet.start) {
+        if let Some(set) = v.battery_pct {
+            *pct = set;
+        }
+    }
     Ok(Drawn {
         jobs,
         breakdowns,
         link_losses,
         battery_pct,
     })
+}
+
+/// Draws the containers of `days` days of demand, in time order.
+fn draw_demand(
+    rng: &mut ChaCha8Rng,
+    d: &Demand,
+    c: &Customs,
+    slots: &[Vec<String>; 2],
+    days: u32,
+) -> Vec<(Ms, JobRequest)> {
+    let weight: f64 = d.hourly_profile.iter().sum();
+    let mut jobs = Vec::new();
+    for day in 0..u64::from(days) {
+        let weekend = matches!(day % 7, 5 | 6);
+        let per_day =
+            d.containers_per_day * d.peak_factor * if weekend { d.weekend_factor } else { 1.0 };
+        for (hour, w) in d.hourly_profile.iter().enumerate() {
+            // Within an hour the rate is constant, so the gaps between
+            // arrivals are exponential; the process starts afresh each hour.
+            let rate = per_day * w / weight;
+            if rate <= 0.0 {
+                continue;
+            }
+            let start = day * DAY + hour as u64 * HOUR;
+            let mut t = 0.0;
+            loop {
+                t += exponential(rng, rate);
+                if t >= 1.0 {
+                    break;
+                }
+                let at = start + (t * HOUR as f64) as Ms;
+                let n = jobs.len();
+                let from = if rng.random::<f64>() < d.vn_to_cn_share {
+                    Side::Vn
+                } else {
+                    Side::Cn
+                };
+                let side_slots = &slots[usize::from(from == Side::Cn)];
+                let pickup = side_slots[rng.random_range(0..side_slots.len())].clone();
+                let u = rng.random::<f64>();
+                let (channel, customs_ms) = if u < c.green {
+                    (Channel::Green, 0)
+                } else if u < c.green + c.yellow {
+                    (Channel::Yellow, 0)
+                } else if rng.random::<f64>() < c.red_inspection_share {
+                    let s = uniform(rng, c.inspection_s_min, c.inspection_s_max);
+                    (Channel::RedInspection, (s * SECOND) as Ms)
+                } else {
+                    let s = uniform(rng, c.scan_s_min, c.scan_s_max);
+                    (Channel::RedScan, (s * SECOND) as Ms)
+                };
+                jobs.push((
+                    at,
+                    JobRequest {
+                        id: format!("job-{n:05}"),
+                        container: format!("BLNU{n:07}"),
+                        pickup,
+                        channel,
+                        customs_ms,
+                        priority: 0,
+                        deadline: None,
+                    },
+                ));
+            }
+        }
+    }
+    jobs
+}
+
+/// Adds the scenario's own jobs to the drawn ones, keeping time order,
+/// after checking their pickups and ids.
+fn add_jobs(
+    s: &Scenario,
+    map: &LaneMap,
+    jobs: &mut Vec<(Ms, JobRequest)>,
+) -> Result<(), ScenarioError> {
+    if s.jobs.is_empty() {
+        return Ok(());
+    }
+    let drawn: std::collections::BTreeSet<String> =
+        jobs.iter().map(|(_, j)| j.id.clone()).collect();
+    for (i, job) in s.jobs.iter().enumerate() {
+        let is_slot = map
+            .node_by_id(&job.pickup)
+            .is_some_and(|n| map.node(n).kind == NodeKind::YardSlot);
+        if !is_slot {
+            return Err(ScenarioError::Invalid(format!(
+                "jobs[{i}].pickup = {:?} is not a yard slot of the map",
+                job.pickup
+            )));
+        }
+        if drawn.contains(&job.id) {
+            return Err(ScenarioError::Invalid(format!(
+                "jobs[{i}].id = {:?} is also the id of a container drawn from [demand]",
+                job.id
+            )));
+        }
+        jobs.push(job.request());
+    }
+    jobs.sort_by_key(|(at, _)| *at);
+    Ok(())
 }
 
 /// An exponential draw with the given rate (per unit of time).
@@ -479,11 +559,12 @@ pub fn run_with(
     }
     let map = load_map(s)?;
     let config = CoreConfig {
-        fleet: fleet(&map, s.fleet.vehicles)?,
+        fleet: fleet_of(&map, s)?,
         profile: s.vehicle.profile(),
         ..CoreConfig::default()
     };
     let rules = config.rules;
+    let fleet_serials: Vec<String> = config.fleet.iter().map(|v| v.serial.clone()).collect();
     let drawn = draw(s, &map, seed, days)?;
     let mut h = Harness::new(Arc::clone(&map), config)
         .map_err(|e| ScenarioError::Invalid(format!("fleet: {e}")))?;
@@ -505,6 +586,14 @@ pub fn run_with(
             at + (o.for_s * SECOND) as Ms,
             Input::Operator(OperatorCommand::UnblockPlace { node }),
         );
+    }
+    for (i, o) in s.operator.iter().enumerate() {
+        if let Some(node) = o.node().filter(|n| map.node_by_id(n).is_none()) {
+            return Err(ScenarioError::Invalid(format!(
+                "operator[{i}].node = {node:?} is not a node of the map"
+            )));
+        }
+        h.schedule(ms(o.at_s), Input::Operator(o.command.clone()));
     }
     // The log is kept so that each container's crossing time can be taken
     // from the events; the digest covers it either way.
@@ -562,7 +651,7 @@ pub fn run_with(
     let stats = h.core.stats();
     let sim_ms = h.now();
     tally.close(sim_ms);
-    let traced = Traced::read(&map, &h.trace(), &tally.deliveries, sim_ms);
+    let traced = Traced::read(&map, &h.trace(), &fleet_serials, &tally.deliveries, sim_ms);
     let vstats = h.vehicle_stats();
     let chargers = map
         .nodes
@@ -687,7 +776,14 @@ struct Traced {
 }
 
 impl Traced {
-    fn read(map: &LaneMap, traces: &[TimedPlan], deliveries: &[Delivery], end: Ms) -> Traced {
+    /// `serials` names the vehicles in fleet order.
+    fn read(
+        map: &LaneMap,
+        traces: &[TimedPlan],
+        serials: &[String],
+        deliveries: &[Delivery],
+        end: Ms,
+    ) -> Traced {
         // The gates of each direction: the origin yard's way out and the
         // far yard's way in.
         let gates = [Side::Vn, Side::Cn].map(|from| map.gate_route(from, from.other()));
@@ -696,7 +792,11 @@ impl Traced {
         let passes: BTreeMap<String, Vec<(Ms, NodeIx)>> = traces
             .iter()
             .map(|t| {
-                let serial = t.vehicle.map(serial_of).unwrap_or_default();
+                let serial = t
+                    .vehicle
+                    .and_then(|v| serials.get(v.0 as usize))
+                    .cloned()
+                    .unwrap_or_default();
                 let mut p: Vec<(Ms, NodeIx)> = t
                     .steps
                     .iter()
@@ -802,11 +902,6 @@ impl Traced {
             scan_lanes: series(&scan_diff),
         }
     }
-}
-
-/// The serial of a vehicle by its id, as the run's fleet names them.
-fn serial_of(v: VehicleId) -> String {
-    format!("igv-{:03}", v.0)
 }
 
 /// What the events of a run add up to, read as the run goes.
@@ -937,6 +1032,8 @@ fn percentiles(ms: &mut [Ms]) -> Percentiles {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -945,5 +1042,131 @@ mod tests {
         let p = percentiles(&mut v);
         assert_eq!((p.p50, p.p95, p.p99, p.max), (50.0, 95.0, 99.0, 100.0));
         assert_eq!(percentiles(&mut []), Percentiles::default());
+    }
+
+    /// Some drawn demand, two set jobs, a scan lane closed for a while and
+    /// three named vehicles.
+    const SET: &str = r#"
+name = "set"
+map = "../maps/bac_luan_ii.geojson"
+[fleet]
+vehicles = 3
+[[fleet.start]]
+serial = "alpha"
+node = "VN_PARK_W1"
+[[fleet.start]]
+serial = "beta"
+node = "CN_PARK_W1"
+battery_pct = 90
+[[fleet.start]]
+serial = "gamma"
+node = "VN_PARK_W2"
+[demand]
+containers_per_day = 20
+[[jobs]]
+at_s = 3600
+id = "set-1"
+container = "BLNU9000001"
+pickup = "VN_SLOT_03"
+channel = "green"
+[[jobs]]
+at_s = 7200
+id = "set-2"
+container = "BLNU9000002"
+pickup = "CN_SLOT_01"
+channel = "red_scan"
+customs_s = 90
+[[operator]]
+at_s = 3000
+command = "block_place"
+node = "VN_SCAN_1"
+[[operator]]
+at_s = 9000
+command = "unblock_place"
+node = "VN_SCAN_1"
+"#;
+
+    fn set(text: &str) -> Scenario {
+        Scenario::parse(text, Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn set_jobs_commands_and_fleet_run_with_the_drawn_demand() {
+        let s = set(SET);
+        let map = load_map(&s).unwrap();
+        let drawn = draw(&s, &map, 1, 1).unwrap();
+        let mut only_drawn = s.clone();
+        only_drawn.jobs.clear();
+        let without = draw(&only_drawn, &map, 1, 1).unwrap();
+        // The set jobs join the drawn ones in time order and change no draw.
+        let ids = |d: &Drawn| d.jobs.iter().map(|(_, j)| j.id.clone()).collect::<Vec<_>>();
+        let mut kept = ids(&drawn);
+        kept.retain(|id| !id.starts_with("set-"));
+        assert_eq!(kept, ids(&without));
+        assert_eq!(drawn.jobs.len(), without.jobs.len() + 2);
+        assert!(drawn.jobs.is_sorted_by_key(|(at, _)| *at));
+        assert_eq!(drawn.battery_pct[1], 90.0);
+        assert_eq!(drawn.battery_pct[0], without.battery_pct[0]);
+
+        let o = run_with(&s, 1, 1, &mut |_| {}).unwrap();
+        let r = &o.report;
+        assert_eq!(r.containers_requested, drawn.jobs.len());
+        assert_eq!(
+            r.containers_delivered.total,
+            drawn.jobs.len(),
+            "{}",
+            r.summary()
+        );
+        assert!(!r.unsafe_run(), "{}", r.summary());
+        // Crossing times are read from the named vehicles' traces.
+        assert!(r.crossing_time_s.p50 > 0.0, "{}", r.summary());
+        let blocked = o.harness.log().iter().any(|l| {
+            l.t == 3_000_000
+                && matches!(&l.entry, LogEntry::Out { output: Output::Event(Event::PlaceBlocked { node }) } if node == "VN_SCAN_1")
+        });
+        assert!(blocked);
+        let serials: Vec<String> = o
+            .harness
+            .vehicle_stats()
+            .into_iter()
+            .map(|v| v.serial)
+            .collect();
+        assert_eq!(serials, ["alpha", "beta", "gamma"]);
+    }
+
+    #[test]
+    fn places_the_map_does_not_have_are_named() {
+        for (from, to, says) in [
+            (
+                "pickup = \"VN_SLOT_03\"",
+                "pickup = \"VN_PARK_W3\"",
+                "jobs[0].pickup = \"VN_PARK_W3\" is not a yard slot",
+            ),
+            (
+                "node = \"CN_PARK_W1\"",
+                "node = \"NOWHERE\"",
+                "fleet.start[1].node = \"NOWHERE\" is not a node",
+            ),
+            (
+                "node = \"VN_SCAN_1\"",
+                "node = \"VN_SCAN_9\"",
+                "operator[0].node = \"VN_SCAN_9\" is not a node",
+            ),
+            (
+                "id = \"set-1\"",
+                "id = \"job-00000\"",
+                "jobs[0].id = \"job-00000\" is also the id of a container drawn",
+            ),
+        ] {
+            assert!(SET.contains(from), "{from}");
+            let e = run_scenario(&set(&SET.replacen(from, to, 1)), 1, 1).unwrap_err();
+            assert!(e.to_string().contains(says), "{says}: {e}");
+        }
+        // A fleet size changed after reading, as a sweep does, must match
+        // the placed vehicles.
+        let mut resized = set(SET);
+        resized.fleet.vehicles = 5;
+        let e = run_scenario(&resized, 1, 1).unwrap_err();
+        assert!(e.to_string().contains("fleet.start has 3 vehicles"), "{e}");
     }
 }

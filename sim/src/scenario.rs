@@ -1,16 +1,24 @@
 //! Scenario files: what a simulated run is made of (the map, the fleet, the
 //! container demand, the customs split and the faults), read from TOML.
 //!
+//! Containers are drawn at random from `[demand]`, listed one by one in
+//! `[[jobs]]`, or both; `[[operator]]` lists operator commands at set
+//! times. `borderlane replay --as-sim` writes such a scenario from a
+//! recording: its jobs, operator commands, fleet and link losses.
+//!
 //! Every table rejects fields it does not know, so a misspelt key is an error
 //! rather than a silently ignored setting. Errors name the field: parse errors
 //! carry the key and line from the TOML reader, and range checks name the
 //! field by its dotted path, for example
 //! `demand.vn_to_cn_share = 1.5 is outside 0..=1`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use borderlane_core::io::{Channel, JobRequest, OperatorCommand};
+use borderlane_model::Ms;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A whole scenario, as written in its file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,19 +46,156 @@ pub struct Scenario {
     /// The battery: consumption, charging or swapping.
     #[serde(default)]
     pub battery: Battery,
-    pub demand: Demand,
+    /// Containers drawn at random; none without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<Demand>,
     #[serde(default)]
     pub customs: Customs,
     #[serde(default)]
     pub faults: Faults,
+    /// Containers asked for at set times, besides the drawn ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<Job>,
+    /// Operator commands at set times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator: Vec<Operator>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fleet {
-    /// How many vehicles; they start on the parking places of both sides,
-    /// then on the chargers.
+    /// How many vehicles; unless `start` places them, they are `igv-000`,
+    /// `igv-001`, ... and start on the parking places of both sides, then on
+    /// the chargers.
     pub vehicles: usize,
+    /// Each vehicle's serial and start, one entry per vehicle, when given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start: Vec<VehicleStart>,
+}
+
+/// One vehicle of the fleet, named and placed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleStart {
+    /// Its serial number, such as `igv-003`.
+    pub serial: String,
+    /// The node of the map it starts at, such as `VN_PARK_W1`.
+    pub node: String,
+    /// Its charge at the start, percent; drawn as the others' when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub battery_pct: Option<f64>,
+}
+
+/// A container asked for at a set time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// Seconds from the start of the run.
+    pub at_s: f64,
+    pub id: String,
+    pub container: String,
+    /// The yard slot the container waits at, such as `VN_SLOT_03`; it is
+    /// carried to the other side.
+    pub pickup: String,
+    /// `green`, `yellow`, `red_scan` or `red_inspection`.
+    pub channel: Channel,
+    /// How long the scan or inspection takes, seconds.
+    #[serde(default)]
+    pub customs_s: f64,
+    /// Higher goes first.
+    #[serde(default)]
+    pub priority: u8,
+    /// When the container should be delivered, seconds from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_s: Option<f64>,
+}
+
+impl Job {
+    /// The job as the core takes it, and when.
+    pub fn request(&self) -> (Ms, JobRequest) {
+        (
+            ms(self.at_s),
+            JobRequest {
+                id: self.id.clone(),
+                container: self.container.clone(),
+                pickup: self.pickup.clone(),
+                channel: self.channel,
+                customs_ms: ms(self.customs_s),
+                priority: self.priority,
+                deadline: self.deadline_s.map(ms),
+            },
+        )
+    }
+}
+
+/// An operator's command at a set time: `at_s` and the command's own
+/// fields, as the operator topic takes them, for example
+/// `{ at_s = 180, command = "block_place", node = "BORDER_NB" }`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Operator {
+    /// Seconds from the start of the run.
+    pub at_s: f64,
+    #[serde(flatten)]
+    pub command: OperatorCommand,
+}
+
+/// Reads `at_s` and the command, refusing fields the command does not have.
+impl<'de> Deserialize<'de> for Operator {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Operator, D::Error> {
+        use serde::de::Error;
+        let mut fields = toml::Table::deserialize(d)?;
+        let at_s = match fields.remove("at_s") {
+            Some(toml::Value::Float(f)) => f,
+            Some(toml::Value::Integer(i)) => i as f64,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "at_s = {other} must be a number of seconds"
+                )));
+            }
+            None => return Err(D::Error::missing_field("at_s")),
+        };
+        let command: OperatorCommand = toml::Value::Table(fields.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| D::Error::custom(e.message()))?;
+        let known = toml::Table::try_from(&command).map_err(D::Error::custom)?;
+        if let Some(unknown) = fields.keys().find(|k| !known.contains_key(*k)) {
+            let mut expected: Vec<String> = known.keys().map(|k| format!("`{k}`")).collect();
+            expected.insert(0, "`at_s`".into());
+            return Err(D::Error::custom(format!(
+                "unknown field `{unknown}` of an operator command, expected {}",
+                expected.join(", ")
+            )));
+        }
+        Ok(Operator { at_s, command })
+    }
+}
+
+impl Operator {
+    /// The vehicle the command is about, if it is about one.
+    pub fn vehicle(&self) -> Option<&str> {
+        match &self.command {
+            OperatorCommand::PauseVehicle { vehicle }
+            | OperatorCommand::ResumeVehicle { vehicle }
+            | OperatorCommand::SendToCharger { vehicle }
+            | OperatorCommand::SendToParking { vehicle } => Some(vehicle),
+            _ => None,
+        }
+    }
+
+    /// The node the command is about, if it is about one.
+    pub fn node(&self) -> Option<&str> {
+        match &self.command {
+            OperatorCommand::BlockPlace { node } | OperatorCommand::UnblockPlace { node } => {
+                Some(node)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Seconds to whole milliseconds, rounded.
+pub fn ms(seconds: f64) -> Ms {
+    (seconds * 1_000.0).round() as Ms
 }
 
 /// The vehicle, as the simulated vehicles drive and the core plans.
@@ -73,7 +218,13 @@ pub struct VehicleSpecs {
 /// acceleration and braking: the core's default profile.
 impl Default for VehicleSpecs {
     fn default() -> VehicleSpecs {
-        let p = borderlane_core::kinematics::VehicleProfile::default();
+        VehicleSpecs::of(&borderlane_core::kinematics::VehicleProfile::default())
+    }
+}
+
+impl VehicleSpecs {
+    /// The figures of a core's profile, speeds in km/h rounded to 1e-6.
+    pub fn of(p: &borderlane_core::kinematics::VehicleProfile) -> VehicleSpecs {
         VehicleSpecs {
             length_m: p.length_m,
             speed_empty_kmh: (p.max_speed_empty_mps * 3.6 * 1e6).round() / 1e6,
@@ -82,9 +233,7 @@ impl Default for VehicleSpecs {
             decel_mps2: p.decel_mps2,
         }
     }
-}
 
-impl VehicleSpecs {
     /// The core's profile for these figures.
     pub fn profile(&self) -> borderlane_core::kinematics::VehicleProfile {
         borderlane_core::kinematics::VehicleProfile {
@@ -177,11 +326,11 @@ pub struct Customs {
 #[serde(deny_unknown_fields)]
 pub struct Faults {
     /// Breakdowns at set times.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breakdown: Vec<Breakdown>,
     /// The mean time between failures of each vehicle, hours; when set,
     /// breakdowns are drawn at random for every vehicle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random_mtbf_h: Option<f64>,
     /// The mean time to repair (or tow away) a randomly drawn breakdown,
     /// seconds; each repair time is drawn between half and one and a half
@@ -189,11 +338,11 @@ pub struct Faults {
     #[serde(default = "default_random_repair_s")]
     pub random_repair_s: f64,
     /// Links lost at set times.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub link_loss: Vec<LinkLoss>,
     /// The mean time between link losses of each vehicle, hours; when set,
     /// losses are drawn at random for every vehicle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub random_link_loss_mtbf_h: Option<f64>,
     /// The mean length of a randomly drawn link loss, seconds; each is
     /// drawn between half and one and a half times this.
@@ -201,7 +350,7 @@ pub struct Faults {
     pub random_link_loss_s: f64,
     /// Places out of service (a scan lane, a charger, an inspection bay) at
     /// set times.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outage: Vec<Outage>,
 }
 
@@ -388,23 +537,15 @@ impl Scenario {
         if self.fleet.vehicles == 0 {
             return bad("fleet.vehicles = 0 must be at least 1".into());
         }
-        let d = &self.demand;
-        at_least("demand.containers_per_day", d.containers_per_day, 0.0)?;
-        within("demand.vn_to_cn_share", d.vn_to_cn_share, 0.0, 1.0)?;
-        at_least("demand.weekend_factor", d.weekend_factor, 0.0)?;
-        at_least("demand.peak_factor", d.peak_factor, 0.0)?;
-        if d.hourly_profile.len() != 24 {
-            return bad(format!(
-                "demand.hourly_profile has {} weights, not 24 (one per hour)",
-                d.hourly_profile.len()
-            ));
+        self.validate_fleet()?;
+        match &self.demand {
+            Some(d) => d.validate()?,
+            None if self.jobs.is_empty() => {
+                return bad("the scenario has no containers: give [demand] or [[jobs]]".into());
+            }
+            None => {}
         }
-        for (i, &w) in d.hourly_profile.iter().enumerate() {
-            at_least(&format!("demand.hourly_profile[{i}]"), w, 0.0)?;
-        }
-        if d.hourly_profile.iter().sum::<f64>() <= 0.0 {
-            return bad("demand.hourly_profile has no weight above 0".into());
-        }
+        self.validate_jobs()?;
         let c = &self.customs;
         within("customs.green", c.green, 0.0, 1.0)?;
         within("customs.yellow", c.yellow, 0.0, 1.0)?;
@@ -452,7 +593,7 @@ impl Scenario {
         above("battery.charge_pct_per_h", b.charge_pct_per_h)?;
         above("battery.swap_s", b.swap_s)?;
         let f = &self.faults;
-        let serials = serials(self.fleet.vehicles);
+        let serials = self.serials();
         let in_fleet = |field: String, vehicle: &str| {
             if serials.iter().any(|s| s == vehicle) {
                 Ok(())
@@ -464,6 +605,12 @@ impl Scenario {
                 )))
             }
         };
+        for (i, o) in self.operator.iter().enumerate() {
+            at_least(&format!("operator[{i}].at_s"), o.at_s, 0.0)?;
+            if let Some(vehicle) = o.vehicle() {
+                in_fleet(format!("operator[{i}].vehicle"), vehicle)?;
+            }
+        }
         for (i, b) in f.breakdown.iter().enumerate() {
             in_fleet(format!("faults.breakdown[{i}].vehicle"), &b.vehicle)?;
             at_least(&format!("faults.breakdown[{i}].at_s"), b.at_s, 0.0)?;
@@ -491,11 +638,130 @@ impl Scenario {
         }
         Ok(())
     }
+
+    /// The fleet's serials, in fleet order.
+    pub fn serials(&self) -> Vec<String> {
+        if self.fleet.start.is_empty() {
+            serials(self.fleet.vehicles)
+        } else {
+            self.fleet.start.iter().map(|v| v.serial.clone()).collect()
+        }
+    }
+
+    /// Checks `[[fleet.start]]`: one entry per vehicle, each named once.
+    pub(crate) fn validate_fleet(&self) -> Result<(), ScenarioError> {
+        let start = &self.fleet.start;
+        if start.is_empty() {
+            return Ok(());
+        }
+        if start.len() != self.fleet.vehicles {
+            return Err(ScenarioError::Invalid(format!(
+                "fleet.start has {} vehicles but fleet.vehicles = {}: give one [[fleet.start]] per vehicle",
+                start.len(),
+                self.fleet.vehicles
+            )));
+        }
+        let mut seen = BTreeMap::new();
+        for (i, v) in start.iter().enumerate() {
+            not_empty(&format!("fleet.start[{i}].serial"), &v.serial)?;
+            not_empty(&format!("fleet.start[{i}].node"), &v.node)?;
+            unique(
+                &mut seen,
+                &format!("fleet.start[{i}].serial"),
+                &v.serial,
+                i,
+                |k| format!("fleet.start[{k}]"),
+            )?;
+            if let Some(pct) = v.battery_pct {
+                within(&format!("fleet.start[{i}].battery_pct"), pct, 0.0, 100.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_jobs(&self) -> Result<(), ScenarioError> {
+        let mut seen = BTreeMap::new();
+        for (i, j) in self.jobs.iter().enumerate() {
+            let field = |name: &str| format!("jobs[{i}].{name}");
+            at_least(&field("at_s"), j.at_s, 0.0)?;
+            not_empty(&field("id"), &j.id)?;
+            unique(&mut seen, &field("id"), &j.id, i, |k| format!("jobs[{k}]"))?;
+            not_empty(&field("container"), &j.container)?;
+            not_empty(&field("pickup"), &j.pickup)?;
+            at_least(&field("customs_s"), j.customs_s, 0.0)?;
+            if let Some(d) = j.deadline_s {
+                at_least(&field("deadline_s"), d, 0.0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Demand {
+    /// This many containers a weekday, everything else as by default.
+    pub fn per_day(containers_per_day: f64) -> Demand {
+        Demand {
+            containers_per_day,
+            vn_to_cn_share: default_share(),
+            hourly_profile: default_hourly_profile(),
+            weekend_factor: default_weekend_factor(),
+            peak_factor: default_peak_factor(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ScenarioError> {
+        at_least("demand.containers_per_day", self.containers_per_day, 0.0)?;
+        within("demand.vn_to_cn_share", self.vn_to_cn_share, 0.0, 1.0)?;
+        at_least("demand.weekend_factor", self.weekend_factor, 0.0)?;
+        at_least("demand.peak_factor", self.peak_factor, 0.0)?;
+        let profile = &self.hourly_profile;
+        if profile.len() != 24 {
+            return Err(ScenarioError::Invalid(format!(
+                "demand.hourly_profile has {} weights, not 24 (one per hour)",
+                profile.len()
+            )));
+        }
+        for (i, &w) in profile.iter().enumerate() {
+            at_least(&format!("demand.hourly_profile[{i}]"), w, 0.0)?;
+        }
+        if profile.iter().sum::<f64>() <= 0.0 {
+            return Err(ScenarioError::Invalid(
+                "demand.hourly_profile has no weight above 0".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The serials of a fleet of `n` vehicles: `igv-000`, `igv-001`, ...
 pub fn serials(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("igv-{i:03}")).collect()
+}
+
+fn not_empty(field: &str, v: &str) -> Result<(), ScenarioError> {
+    if v.trim().is_empty() {
+        Err(ScenarioError::Invalid(format!("{field} must not be empty")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses a value that entry `i` shares with an earlier one; `seen` maps
+/// each value to the entry that has it, `entry` names an entry by index.
+fn unique<'a>(
+    seen: &mut BTreeMap<&'a str, usize>,
+    field: &str,
+    v: &'a str,
+    i: usize,
+    entry: impl Fn(usize) -> String,
+) -> Result<(), ScenarioError> {
+    match seen.insert(v, i) {
+        Some(k) => Err(ScenarioError::Invalid(format!(
+            "{field} = {v:?} is also that of {}: each must be unique",
+            entry(k)
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn within(field: &str, v: f64, lo: f64, hi: f64) -> Result<(), ScenarioError> {
@@ -547,8 +813,7 @@ containers_per_day = 10
         assert_eq!(s.seed, 1);
         assert_eq!(s.days, 1);
         assert_eq!(s.map, Path::new("/base/m.geojson"));
-        assert_eq!(s.demand.vn_to_cn_share, 0.5);
-        assert_eq!(s.demand.hourly_profile.len(), 24);
+        assert_eq!(s.demand, Some(Demand::per_day(10.0)));
         assert_eq!(s.customs, Customs::default());
         assert_eq!(s.faults, Faults::default());
         assert_eq!(s.faults.random_repair_s, 1_800.0);
@@ -589,5 +854,149 @@ containers_per_day = 10
             let e = Scenario::parse(&MINIMAL.replace(from, to), Path::new(".")).unwrap_err();
             assert!(e.to_string().contains(field), "{e}");
         }
+    }
+
+    /// A scenario of two vehicles, placed, and set jobs and commands only.
+    const LISTED: &str = r#"
+name = "listed"
+map = "m.geojson"
+[fleet]
+vehicles = 2
+[[fleet.start]]
+serial = "a"
+node = "VN_PARK_W1"
+battery_pct = 80
+[[fleet.start]]
+serial = "b"
+node = "CN_PARK_W1"
+[[jobs]]
+at_s = 7.5
+id = "job-1"
+container = "BLNU0000001"
+pickup = "VN_SLOT_03"
+channel = "red_scan"
+customs_s = 60
+[[jobs]]
+at_s = 20
+id = "job-2"
+container = "BLNU0000002"
+pickup = "CN_SLOT_01"
+channel = "green"
+[[operator]]
+at_s = 180
+command = "block_place"
+node = "BORDER_NB"
+[[operator]]
+at_s = 200
+command = "pause_vehicle"
+vehicle = "b"
+"#;
+
+    #[test]
+    fn jobs_operator_commands_and_a_placed_fleet_are_read() {
+        let s = Scenario::parse(LISTED, Path::new("/base")).unwrap();
+        assert_eq!(s.demand, None);
+        assert_eq!(s.serials(), ["a", "b"]);
+        assert_eq!(s.fleet.start[0].battery_pct, Some(80.0));
+        let (at, job) = s.jobs[0].request();
+        assert_eq!(
+            (at, job.customs_ms, job.channel),
+            (7_500, 60_000, Channel::RedScan)
+        );
+        assert_eq!(
+            s.operator[1].command,
+            OperatorCommand::PauseVehicle {
+                vehicle: "b".into()
+            }
+        );
+        assert_eq!(s.operator[0].node(), Some("BORDER_NB"));
+        // Written back as TOML, it reads the same.
+        let text = toml::to_string(&s).unwrap();
+        assert_eq!(Scenario::parse(&text, Path::new("/elsewhere")).unwrap(), s);
+    }
+
+    #[test]
+    fn a_bad_job_names_its_field() {
+        for (from, to, says) in [
+            ("pickup = \"CN_SLOT_01\"", "pikup = \"CN_SLOT_01\"", "pikup"),
+            ("channel = \"green\"", "channel = \"blue\"", "blue"),
+            (
+                "at_s = 20",
+                "at_s = -1",
+                "jobs[1].at_s = -1 must be at least 0",
+            ),
+            (
+                "id = \"job-2\"",
+                "id = \"job-1\"",
+                "jobs[1].id = \"job-1\" is also that of jobs[0]",
+            ),
+            (
+                "container = \"BLNU0000002\"",
+                "container = \"\"",
+                "jobs[1].container must not be empty",
+            ),
+            ("customs_s = 60", "customs_s = -60", "jobs[0].customs_s"),
+        ] {
+            assert!(LISTED.contains(from), "{from}");
+            let e = Scenario::parse(&LISTED.replace(from, to), Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(says), "{says}: {e}");
+        }
+        let no_channel = LISTED.replace("channel = \"green\"\n", "");
+        let e = Scenario::parse(&no_channel, Path::new(".")).unwrap_err();
+        assert!(e.to_string().contains("missing field `channel`"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_operator_command_or_fleet_names_its_field() {
+        for (from, to, says) in [
+            ("node = \"BORDER_NB\"", "nod = \"BORDER_NB\"", "nod"),
+            (
+                "node = \"BORDER_NB\"",
+                "node = \"BORDER_NB\"\nwhy = \"x\"",
+                "unknown field `why`",
+            ),
+            (
+                "command = \"block_place\"",
+                "command = \"blok_place\"",
+                "blok_place",
+            ),
+            ("at_s = 180", "at_s = \"soon\"", "at_s"),
+            ("at_s = 180", "at_s = -5", "operator[0].at_s = -5"),
+            (
+                "vehicle = \"b\"",
+                "vehicle = \"c\"",
+                "operator[1].vehicle = \"c\" is not in the fleet",
+            ),
+            (
+                "vehicles = 2",
+                "vehicles = 3",
+                "fleet.start has 2 vehicles but fleet.vehicles = 3",
+            ),
+            (
+                "serial = \"b\"",
+                "serial = \"a\"",
+                "fleet.start[1].serial = \"a\" is also that of fleet.start[0]",
+            ),
+            (
+                "battery_pct = 80",
+                "battery_pct = 180",
+                "fleet.start[0].battery_pct",
+            ),
+            ("node = \"CN_PARK_W1\"", "place = \"CN_PARK_W1\"", "place"),
+        ] {
+            assert!(LISTED.contains(from), "{from}");
+            let e = Scenario::parse(&LISTED.replacen(from, to, 1), Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(says), "{says}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_scenario_needs_demand_or_jobs() {
+        let e = Scenario::parse(
+            &MINIMAL.replace("[demand]\ncontainers_per_day = 10\n", ""),
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("[demand] or [[jobs]]"), "{e}");
     }
 }

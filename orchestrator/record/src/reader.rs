@@ -46,6 +46,45 @@ pub struct Recording {
     pub truncated: bool,
 }
 
+/// One input of a recording with the outputs recorded after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    pub t: Ms,
+    pub input: &'a Entry,
+    pub outputs: &'a [(Ms, Entry)],
+}
+
+impl Recording {
+    /// The outputs recorded before the first input (none, normally).
+    pub fn leading_outputs(&self) -> &[(Ms, Entry)] {
+        let n = self
+            .entries
+            .iter()
+            .position(|(_, e)| e.is_input())
+            .unwrap_or(self.entries.len());
+        &self.entries[..n]
+    }
+
+    /// Every input with the outputs recorded after it, in order.
+    pub fn steps(&self) -> impl Iterator<Item = Step<'_>> {
+        let mut rest = &self.entries[self.leading_outputs().len()..];
+        std::iter::from_fn(move || {
+            let ((t, input), after) = rest.split_first()?;
+            let n = after
+                .iter()
+                .position(|(_, e)| e.is_input())
+                .unwrap_or(after.len());
+            let (outputs, next) = after.split_at(n);
+            rest = next;
+            Some(Step {
+                t: *t,
+                input,
+                outputs,
+            })
+        })
+    }
+}
+
 pub fn read_file(path: &Path) -> Result<Recording, ReadError> {
     let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
         path: path.display().to_string(),

@@ -73,66 +73,74 @@ pub fn drain(station: &mut Station) -> Vec<Entry> {
     out
 }
 
+/// The recorded map and station configuration, and a fresh station built
+/// from them.
+pub(crate) fn recorded_station(
+    recording: &Recording,
+) -> Result<(Arc<LaneMap>, StationConfig, Station), ReplayError> {
+    let map = LaneMap::from_geojson(&recording.session.map_geojson)
+        .map(Arc::new)
+        .map_err(|e| ReplayError::Map(e.to_string()))?;
+    let config: StationConfig = serde_json::from_value(recording.session.station.clone())
+        .map_err(|e| ReplayError::Config(e.to_string()))?;
+    let station = Station::new(Arc::clone(&map), config.clone())
+        .map_err(|e| ReplayError::Station(e.to_string()))?;
+    Ok((map, config, station))
+}
+
 /// Feeds the recording's inputs to a fresh station in virtual time and
 /// compares every output with the recorded one.
 pub fn replay(
     recording: &Recording,
     options: &ReplayOptions,
 ) -> Result<ReplayOutcome, ReplayError> {
-    let map = LaneMap::from_geojson(&recording.session.map_geojson)
-        .map_err(|e| ReplayError::Map(e.to_string()))?;
-    let config: StationConfig = serde_json::from_value(recording.session.station.clone())
-        .map_err(|e| ReplayError::Config(e.to_string()))?;
-    let mut station =
-        Station::new(Arc::new(map), config).map_err(|e| ReplayError::Station(e.to_string()))?;
+    let (_, _, mut station) = recorded_station(recording)?;
     let mut outcome = ReplayOutcome {
         truncated: recording.truncated,
         ..ReplayOutcome::default()
     };
-    let entries = &recording.entries;
-    let mut i = 0;
-    // Outputs recorded before the first input (none, normally).
-    let mut recorded: Vec<Entry> = Vec::new();
-    while i < entries.len() && !entries[i].1.is_input() {
-        recorded.push(entries[i].1.clone());
-        i += 1;
-    }
     let replayed = drain(&mut station);
-    compare(0, 0, &recorded, &replayed, options, &mut outcome);
-    let mut input_index = 0;
-    while i < entries.len() {
+    compare(
+        0,
+        0,
+        recording.leading_outputs(),
+        &replayed,
+        options,
+        &mut outcome,
+    );
+    for (input_index, step) in recording.steps().enumerate() {
         if options.check && !outcome.differences.is_empty() {
             break;
         }
-        let (t, input) = &entries[i];
+        let t = step.t;
         if options
             .until
             .is_some_and(|u| t.saturating_sub(recording.start) > u)
         {
             break;
         }
-        i += 1;
-        let mut recorded = Vec::new();
-        while i < entries.len() && !entries[i].1.is_input() {
-            recorded.push(entries[i].1.clone());
-            i += 1;
-        }
-        match input {
+        match step.input {
             Entry::MqttIn(m) => {
-                let bytes = m.payload.to_bytes().ok_or(ReplayError::Payload { t: *t })?;
+                let bytes = m.payload.to_bytes().ok_or(ReplayError::Payload { t })?;
                 // A rejection is an outcome like any other: it changes
                 // nothing, and the recording holds no output for it.
-                let _ = station.handle_message(*t, &m.topic, &bytes);
+                let _ = station.handle_message(t, &m.topic, &bytes);
             }
-            Entry::Timer => station.handle_timeout(*t),
-            Entry::Operator(o) => station.handle_operator(*t, o.command.clone()),
+            Entry::Timer => station.handle_timeout(t),
+            Entry::Operator(o) => station.handle_operator(t, o.command.clone()),
             Entry::MqttOut(_) | Entry::Event(_) => {}
         }
         let replayed = drain(&mut station);
-        compare(*t, input_index, &recorded, &replayed, options, &mut outcome);
+        compare(
+            t,
+            input_index,
+            step.outputs,
+            &replayed,
+            options,
+            &mut outcome,
+        );
         outcome.inputs += 1;
-        outcome.reached = *t;
-        input_index += 1;
+        outcome.reached = t;
     }
     Ok(outcome)
 }
@@ -140,13 +148,13 @@ pub fn replay(
 fn compare(
     t: Ms,
     input: usize,
-    recorded: &[Entry],
+    recorded: &[(Ms, Entry)],
     replayed: &[Entry],
     options: &ReplayOptions,
     outcome: &mut ReplayOutcome,
 ) {
     let keep = |e: &&Entry| options.vehicle.as_deref().is_none_or(|v| concerns(e, v));
-    let recorded: Vec<&Entry> = recorded.iter().filter(keep).collect();
+    let recorded: Vec<&Entry> = recorded.iter().map(|(_, e)| e).filter(keep).collect();
     let replayed: Vec<&Entry> = replayed.iter().filter(keep).collect();
     outcome.outputs += recorded.len();
     for k in 0..recorded.len().max(replayed.len()) {

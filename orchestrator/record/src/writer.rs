@@ -53,6 +53,10 @@ impl<W: Write + Seek> Recorder<W> {
             .profile(PROFILE)
             .library(concat!("borderlane ", env!("CARGO_PKG_VERSION")))
             .compression(Some(mcap::Compression::Zstd))
+            // Chunks are small (one is closed every few seconds), and
+            // compressing them on worker threads costs the control loop
+            // more than it saves (benches/record_overhead.rs).
+            .compression_threads(0)
             .chunk_size(Some(256 * 1024));
         let mut writer = options.create(out)?;
         let mut channel_ids = BTreeMap::new();
