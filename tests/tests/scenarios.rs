@@ -85,6 +85,7 @@ fn every_shipped_scenario_runs_clean_for_a_day() {
         "outages",
         "single_lane",
         "saturation",
+        "border_closure",
     ] {
         assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
     }
@@ -399,6 +400,42 @@ fn links_lost_on_through_roads_never_deadlock_the_fleet() {
         assert_eq!(r.jobs_unfinished, 0, "seed {seed}: {r:?}");
         assert!(r.link_losses > 50, "seed {seed}: {r:?}");
     }
+}
+
+/// How many vehicles drive onto the bridge at `node` (its first node in
+/// one direction) between `from` and `to`, as they really drove.
+fn onto_bridge(s: &Scenario, node: &str, from: u64, to: u64) -> usize {
+    let o = run_with(s, s.seed, 1, &mut |_| {}).unwrap();
+    let map = load_map(s).unwrap();
+    let node = map.node_by_id(node).unwrap();
+    o.harness
+        .trace()
+        .iter()
+        .flat_map(|plan| &plan.steps)
+        .filter(|step| step.node == node && step.arrive > from && step.arrive < to)
+        .count()
+}
+
+/// While entries to China are closed (10:00 to 12:00), no vehicle drives
+/// onto the northbound bridge, while traffic towards Vietnam goes on; once
+/// they open, the waiting vehicles cross. Without the closure, vehicles
+/// would have crossed northbound in that window.
+#[test]
+fn no_vehicle_enters_the_bridge_towards_a_closed_border() {
+    let s = load("border_closure.toml");
+    let r = run_scenario(&s, s.seed, 1).unwrap();
+    assert_eq!(r.conflicts, 0, "{r:?}");
+    assert_eq!(r.deadlocks, 0, "{r:?}");
+    assert_eq!(r.jobs_unfinished, 0, "{r:?}");
+    // A vehicle past the stop line at 10:00 reaches the bridge within a
+    // minute.
+    let (closed, open) = (36_000_000 + 60_000, 43_200_000);
+    assert_eq!(onto_bridge(&s, "VN_BRIDGE_END_NB", closed, open), 0);
+    assert!(onto_bridge(&s, "CN_BRIDGE_END_SB", closed, open) > 0);
+    assert!(onto_bridge(&s, "VN_BRIDGE_END_NB", open, open + 3_600_000) > 0);
+    let mut open_all_day = s.clone();
+    open_all_day.operator.clear();
+    assert!(onto_bridge(&open_all_day, "VN_BRIDGE_END_NB", closed, open) > 0);
 }
 
 #[test]
