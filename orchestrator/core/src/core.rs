@@ -222,7 +222,7 @@ impl Core {
         for (m, t, s) in q.iter(&self.world) {
             // The same vehicles `retry_waiting` retries.
             if let Some(r) = m.retry_at
-                && waits_for_retry(s, m, t)
+                && waits_for_retry(s, m, t, now)
             {
                 next = next.min(r.max(now + 1));
             }

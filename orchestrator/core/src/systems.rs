@@ -403,7 +403,7 @@ fn on_operator(
         OperatorCommand::SendToParking { vehicle } => {
             let (v, status, motion, mut task) =
                 vehicle_mut(registry, vehicles, &vehicle, "send to parking")?;
-            let resting = task.job.is_none() && !status.immobile() && at_rest(&motion, now);
+            let resting = task.job.is_none() && !status.immobile() && motion.at_rest(now);
             if !resting {
                 return Err(format!(
                     "send to parking: vehicle {vehicle:?} is not at rest without a job"
@@ -985,8 +985,12 @@ pub fn plan_vehicle(
     // A job that cannot be planned now (its way is blocked for as long as
     // anyone knows) must not leave the vehicle standing in others' way: it
     // waits at a parking place on this side and tries again from there.
+    // Only from a node: a vehicle held somewhere along an arc stays pinned
+    // there (sending it aside from an arc led to vehicles meeting head-on
+    // on a single-lane stretch in the 400-seed sweep).
     let mut aside = false;
-    if result.is_err() && !req.goals.is_empty() {
+    let at_node = matches!(start, Start::AtNode { .. });
+    if result.is_err() && !req.goals.is_empty() && at_node {
         let aside_req = Request {
             vehicle: veh.id,
             start,
@@ -1372,7 +1376,7 @@ pub fn clear_yard_slots(mut p: PlanParams, mut vehicles: Query<VehicleItem>, job
 /// Whether a vehicle is free for work: no job, not charging, not broken, its
 /// link up, and standing at rest.
 fn is_idle(s: &Status, m: &Motion, t: &Task, now: Ms) -> bool {
-    t.job.is_none() && !t.charging && !s.immobile() && at_rest(m, now)
+    t.job.is_none() && !t.charging && !s.immobile() && m.at_rest(now)
 }
 
 /// The nodes where vehicles rest or will rest at the end of their plans.
@@ -1385,18 +1389,6 @@ fn rest_nodes(vehicles: &Query<VehicleItem>) -> BTreeSet<NodeIx> {
 
 /// Whether the vehicle stands still at the end of its plan, or pinned at a
 /// node (not on an arc).
-fn at_rest(m: &Motion, now: Ms) -> bool {
-    match (&m.active, &m.pinned) {
-        (Some(a), _) => a
-            .plan
-            .steps
-            .last()
-            .is_some_and(|s| s.arrive <= now && s.depart == NEVER),
-        (None, Some(p)) => p.steps.first().is_some_and(|s| s.arc.is_none()),
-        (None, None) => true,
-    }
-}
-
 fn rest_node(m: &Motion) -> Option<NodeIx> {
     m.pinned
         .as_ref()
@@ -1418,7 +1410,8 @@ pub fn retry_waiting(
     }
     let now = p.now.0;
     let freed = std::mem::take(&mut pending.freed);
-    let waiting = |(_, s, m, t): &(&Vehicle, &Status, &Motion, &Task)| waits_for_retry(s, m, t);
+    let waiting =
+        |(_, s, m, t): &(&Vehicle, &Status, &Motion, &Task)| waits_for_retry(s, m, t, now);
     let due = freed
         || vehicles
             .iter()

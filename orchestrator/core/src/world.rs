@@ -176,9 +176,26 @@ impl Status {
 }
 
 /// Whether a vehicle waits to be planned again at its `retry_at`: it could
-/// move, but is pinned where it stands or waits aside for its job.
-pub fn waits_for_retry(status: &Status, motion: &Motion, task: &Task) -> bool {
-    !status.immobile() && (motion.pinned.is_some() || task.aside)
+/// move, but is pinned where it stands, or has gone aside for its job and
+/// arrived there. (On its way aside it follows its plan like any other.)
+pub fn waits_for_retry(status: &Status, motion: &Motion, task: &Task, now: Ms) -> bool {
+    !status.immobile() && (motion.pinned.is_some() || task.aside && motion.at_rest(now))
+}
+
+impl Motion {
+    /// Whether the vehicle stands at the end of its plan, or pinned at a
+    /// node, or has no plan at all.
+    pub fn at_rest(&self, now: Ms) -> bool {
+        match (&self.active, &self.pinned) {
+            (Some(a), _) => a
+                .plan
+                .steps
+                .last()
+                .is_some_and(|s| s.arrive <= now && s.depart == NEVER),
+            (None, Some(p)) => p.steps.first().is_some_and(|s| s.arc.is_none()),
+            (None, None) => true,
+        }
+    }
 }
 
 /// Pseudo-vehicle ids for blocked places count down from the top, so they
