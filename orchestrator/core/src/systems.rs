@@ -1387,8 +1387,7 @@ fn rest_nodes(vehicles: &Query<VehicleItem>) -> BTreeSet<NodeIx> {
         .collect()
 }
 
-/// Whether the vehicle stands still at the end of its plan, or pinned at a
-/// node (not on an arc).
+/// The node where the vehicle is pinned, or where its plan ends.
 fn rest_node(m: &Motion) -> Option<NodeIx> {
     m.pinned
         .as_ref()
@@ -1397,8 +1396,9 @@ fn rest_node(m: &Motion) -> Option<NodeIx> {
         .map(|s| s.node)
 }
 
-/// Retries vehicles that wait without a plan: pinned ones, and those whose
-/// job could not be planned.
+/// Retries the vehicles that wait (see `waits_for_retry`: pinned ones, and
+/// those that went aside because their job could not be planned), all of
+/// them together, when one of them is due or something was freed.
 pub fn retry_waiting(
     mut p: PlanParams,
     mut pending: ResMut<Pending>,
