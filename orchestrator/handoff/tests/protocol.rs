@@ -780,29 +780,16 @@ fn changed_records_are_reported_for_the_store() {
 
 #[test]
 fn bad_timings_are_named() {
-    let mut config = HandoffConfig::new(Side::Vn);
-    config.retry_initial_ms = 0;
-    assert!(
-        Handoffs::new(config)
-            .unwrap_err()
-            .to_string()
-            .contains("retry_initial_ms")
-    );
-    let mut config = HandoffConfig::new(Side::Vn);
-    config.retry_max_ms = 10;
-    assert!(
-        Handoffs::new(config)
-            .unwrap_err()
-            .to_string()
-            .contains("retry_max_ms")
-    );
-    let mut config = HandoffConfig::new(Side::Vn);
-    config.linger_ms = 1_000;
-    assert!(
-        Handoffs::new(config)
-            .unwrap_err()
-            .to_string()
-            .contains("linger_ms")
-    );
+    let cases: [(&str, fn(&mut HandoffConfig)); 3] = [
+        ("retry_initial_ms", |c| c.retry_initial_ms = 0),
+        ("retry_max_ms", |c| c.retry_max_ms = 10),
+        ("linger_ms", |c| c.linger_ms = 1_000),
+    ];
+    for (field, spoil) in cases {
+        let mut config = HandoffConfig::new(Side::Vn);
+        spoil(&mut config);
+        let error = Handoffs::new(config).unwrap_err().to_string();
+        assert!(error.contains(field), "{field}: {error}");
+    }
     assert!(Handoffs::new(HandoffConfig::new(Side::Cn)).is_ok());
 }

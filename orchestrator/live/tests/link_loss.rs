@@ -6,40 +6,12 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use borderlane_live::clock::Clock;
 use borderlane_live::mqtt::MqttSettings;
 use borderlane_live::serve::Orchestrator;
 use borderlane_live::vehicle::{LinkLoss, SimVehicle};
-use common::{PATIENCE, lane_config};
-
-/// The vehicle's state in the core, as the snapshot names it.
-async fn state_of(o: &Orchestrator, serial: &str) -> String {
-    let s = serial.to_string();
-    o.inspect(move |core, _| {
-        core.snapshot()
-            .vehicles
-            .into_iter()
-            .find(|v| v.vehicle == s)
-            .map(|v| v.state)
-    })
-    .await
-    .flatten()
-    .unwrap_or_default()
-}
-
-/// Waits until `check` holds for the vehicle's state; returns it.
-async fn wait_state(o: &Orchestrator, serial: &str, check: impl Fn(&str) -> bool) -> String {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let state = state_of(o, serial).await;
-        if check(&state) || tokio::time::Instant::now() > deadline {
-            return state;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{PATIENCE, lane_config, wait_state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vehicle_loses_its_link_and_comes_back() {

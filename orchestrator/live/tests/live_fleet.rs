@@ -156,25 +156,7 @@ async fn a_vehicle_whose_link_breaks_is_reported_link_lost() {
 
     vehicles.remove(0).kill().await;
 
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let state = loop {
-        let s = serial.clone();
-        let state = o
-            .inspect(move |core, _| {
-                core.snapshot()
-                    .vehicles
-                    .into_iter()
-                    .find(|v| v.vehicle == s)
-                    .map(|v| v.state)
-            })
-            .await
-            .flatten()
-            .unwrap_or_default();
-        if state == "link_lost" || tokio::time::Instant::now() > deadline {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let state = common::wait_state(&o, &serial, |s| s == "link_lost").await;
     assert_eq!(state, "link_lost");
     let mut status = o.status();
     // The watch's guard must not outlive this statement: it would block

@@ -239,3 +239,34 @@ pub fn metric(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
         .find(|l| labels.iter().all(|kv| l.contains(kv)))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
+
+/// The vehicle's state in the core, as the snapshot names it.
+pub async fn state_of(o: &borderlane_live::serve::Orchestrator, serial: &str) -> String {
+    let s = serial.to_string();
+    o.inspect(move |core, _| {
+        core.snapshot()
+            .vehicles
+            .into_iter()
+            .find(|v| v.vehicle == s)
+            .map(|v| v.state)
+    })
+    .await
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// Waits until `check` holds for the vehicle's state; returns it.
+pub async fn wait_state(
+    o: &borderlane_live::serve::Orchestrator,
+    serial: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let state = state_of(o, serial).await;
+        if check(&state) || tokio::time::Instant::now() > deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
