@@ -780,7 +780,8 @@ fn changed_records_are_reported_for_the_store() {
 
 #[test]
 fn bad_timings_are_named() {
-    let cases: [(&str, fn(&mut HandoffConfig)); 3] = [
+    type Spoil = fn(&mut HandoffConfig);
+    let cases: [(&str, Spoil); 3] = [
         ("retry_initial_ms", |c| c.retry_initial_ms = 0),
         ("retry_max_ms", |c| c.retry_max_ms = 10),
         ("linger_ms", |c| c.linger_ms = 1_000),
