@@ -135,23 +135,7 @@ async fn a_vehicle_whose_link_breaks_is_reported_link_lost() {
 
     // The master control must have heard from the vehicle before it can
     // say where it lost it.
-    let heard = {
-        let s = serial.clone();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let s = s.clone();
-            if o.inspect(move |_, m| m.last_state(&s).is_some())
-                .await
-                .unwrap_or(false)
-            {
-                break true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let heard = common::heard_from(&o, &serial).await;
     assert!(heard, "no state from {serial}");
 
     vehicles.remove(0).kill().await;
@@ -195,22 +179,7 @@ async fn bad_messages_are_rejected_counted_and_change_nothing() {
     let b = o.broker().expect("embedded").clone();
     let vehicles = start_vehicles(&config, &b.connect_host(), b.port(), clock).await;
     let serial = vehicles[0].serial().to_string();
-    let heard = {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let s = serial.clone();
-            if o.inspect(move |_, m| m.last_state(&s).is_some())
-                .await
-                .unwrap_or(false)
-            {
-                break true;
-            }
-            if tokio::time::Instant::now() > deadline {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let heard = common::heard_from(&o, &serial).await;
     assert!(heard, "no state from {serial}");
 
     let before = o

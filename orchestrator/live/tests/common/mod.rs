@@ -270,3 +270,22 @@ pub async fn wait_state(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Waits until the master control has had a state from the vehicle; false
+/// if none came within `PATIENCE`.
+pub async fn heard_from(o: &borderlane_live::serve::Orchestrator, serial: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let s = serial.to_string();
+        if o.inspect(move |_, m| m.last_state(&s).is_some())
+            .await
+            .unwrap_or(false)
+        {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
