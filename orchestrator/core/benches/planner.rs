@@ -90,6 +90,7 @@ fn trip(
         ],
         rest,
         loads: vec![Load::Empty, Load::Loaded, Load::Empty],
+        exit: None,
     }
 }
 

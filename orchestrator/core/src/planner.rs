@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc as Shared;
 
-use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, Step, TimedPlan, VehicleId};
+use borderlane_model::{ArcIx, LaneMap, Ms, NEVER, NodeIx, Side, Step, TimedPlan, VehicleId};
 
 use crate::kinematics::{ArcTimes, Load, VehicleProfile};
 use crate::reservations::{Hold, Pass, ReservationTable};
@@ -58,6 +58,20 @@ pub struct Request {
     /// The load on each leg: `loads[k]` is the load while driving to
     /// `goals[k]`, and `loads[goals.len()]` the load on the way to rest.
     pub loads: Vec<Load>,
+    /// Instead of resting, leave the planner's territory: the plan ends
+    /// passing `exit.node` at speed, at a time in its window. `rest` must
+    /// then be `[exit.node]`.
+    pub exit: Option<Exit>,
+}
+
+/// Where a plan hands its vehicle over to another planner: a node passed at
+/// speed (a border node), no earlier than `not_before` and no later than
+/// `not_after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub node: NodeIx,
+    pub not_before: Ms,
+    pub not_after: Ms,
 }
 
 /// A plan and where in it each goal's stop is.
@@ -248,6 +262,8 @@ pub struct Planner {
     to: Vec<Vec<Ms>>,
     /// Whether a vehicle may wait at each node.
     may_wait: Vec<bool>,
+    /// Nodes outside the planner's territory, never entered.
+    foreign: Vec<bool>,
     scratch: Scratch,
     /// Heuristic tables by request shape.
     heuristics: BTreeMap<HeuristicKey, Shared<[Ms]>>,
@@ -282,18 +298,32 @@ impl Planner {
             }
         }
         let may_wait = map.nodes.iter().map(|n| n.kind.may_wait()).collect();
+        let foreign = vec![false; n];
         Planner {
             map,
             times,
             headway,
             to,
             may_wait,
+            foreign,
             scratch: Scratch::default(),
             heuristics: BTreeMap::new(),
             last_heuristic: None,
             last_expansions: 0,
             max_labels: 400_000,
         }
+    }
+
+    /// Keeps plans inside one side's territory: the nodes of the other
+    /// side are never entered. Nodes of neither side (border nodes) are in
+    /// both territories.
+    pub fn set_territory(&mut self, side: Option<Side>) {
+        let map = &*self.map;
+        self.foreign = map
+            .nodes
+            .iter()
+            .map(|n| side.is_some_and(|me| n.side == Some(me.other())))
+            .collect();
     }
 
     pub fn map(&self) -> &LaneMap {
@@ -316,6 +346,9 @@ impl Planner {
         if req.rest.is_empty()
             || req.loads.len() != req.goals.len() + 1
             || req.goals.iter().any(|g| g.nodes.is_empty())
+            || req
+                .exit
+                .is_some_and(|e| req.rest != [e.node] || e.not_before > e.not_after)
         {
             return Err(PlanError::BadRequest);
         }
@@ -329,8 +362,10 @@ impl Planner {
         }
 
         let stage_h = self.stage_heuristic(req);
+        let not_before = self.not_before(req);
         let times = &self.times;
         let may_wait_at = &self.may_wait[..];
+        let foreign = &self.foreign[..];
         let s = &mut self.scratch;
         s.stamp = s.stamp.wrapping_add(1);
         if s.stamp == 0 {
@@ -479,8 +514,18 @@ impl Planner {
             let (_, we) = table.free_windows(u)[wi as usize];
             let t = label.arrive;
 
-            if stage == n_stages && stopped && we == NEVER && s.is_rest[u.ix()] {
-                break Some(li);
+            match req.exit {
+                None if stage == n_stages && stopped && we == NEVER && s.is_rest[u.ix()] => {
+                    break Some(li);
+                }
+                Some(e) if stage == n_stages && u == e.node => {
+                    if (e.not_before..=e.not_after).contains(&t) {
+                        break Some(li);
+                    }
+                    // Past the border or outside the window: no way on.
+                    continue;
+                }
+                _ => {}
             }
             // A stop at the current goal.
             if let Some(goal) = req.goals.get(stage as usize)
@@ -525,6 +570,19 @@ impl Planner {
             for &a in map.out_arcs(u) {
                 let arc = map.arc(a);
                 let v = arc.to;
+                if foreign[v.ix()] {
+                    continue;
+                }
+                // On the way to an exit, the exit and the nodes just before it
+                // where no one may wait are reached no earlier than its window.
+                let v_not_before = if stage == n_stages {
+                    not_before
+                        .iter()
+                        .find(|(n, _)| *n == v)
+                        .map_or(0, |&(_, t)| t)
+                } else {
+                    0
+                };
                 let passes = table.arc_passes(a);
                 let opposite = match arc.opposite {
                     Some(o) => table.arc_passes(o),
@@ -542,7 +600,9 @@ impl Planner {
                     let d = times.get(load, a, stopped, to_stop);
                     for (nw, &(a0, b0)) in ws.iter().enumerate() {
                         let nw = nw as u32;
-                        let lo = t.max(a0.saturating_sub(d));
+                        let lo = t
+                            .max(a0.saturating_sub(d))
+                            .max(v_not_before.saturating_sub(d));
                         if lo > t_max {
                             break;
                         }
@@ -599,6 +659,33 @@ impl Planner {
             return Err(PlanError::NoPlan);
         };
         Ok(self.reconstruct(end, req))
+    }
+
+    /// For a request with an exit: the earliest arrival at the exit node and
+    /// at each node before it where no one may wait (a bridge end), so that
+    /// a vehicle driving at speed from the last place it may wait reaches
+    /// the exit inside its window. Empty without an exit.
+    fn not_before(&self, req: &Request) -> Vec<(NodeIx, Ms)> {
+        let Some(exit) = req.exit else {
+            return Vec::new();
+        };
+        let map = &*self.map;
+        let load = req.loads[req.goals.len()];
+        let mut out = vec![(exit.node, exit.not_before)];
+        let mut i = 0;
+        while i < out.len() {
+            let (x, t) = out[i];
+            i += 1;
+            for &a in map.in_arcs(x) {
+                let u = map.arc(a).from;
+                if self.may_wait[u.ix()] || self.foreign[u.ix()] || out.iter().any(|(n, _)| *n == u)
+                {
+                    continue;
+                }
+                out.push((u, t.saturating_sub(self.times.get(load, a, false, false))));
+            }
+        }
+        out
     }
 
     /// The heuristic table of a request, exact for an empty lane:
@@ -778,7 +865,9 @@ impl Planner {
                 stops: l.key.stopped,
             });
         }
-        if let Some(last) = steps.last_mut() {
+        if let Some(last) = steps.last_mut()
+            && req.exit.is_none()
+        {
             last.depart = NEVER;
         }
         Planned {
