@@ -1,7 +1,7 @@
 //! The core's configuration: the fleet, the safety rules and the timings of
 //! the work at each stop.
 
-use borderlane_model::{Ms, SafetyRules};
+use borderlane_model::{Ms, SafetyRules, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::kinematics::VehicleProfile;
@@ -30,6 +30,19 @@ pub struct CoreConfig {
     pub retry_ms: Ms,
     /// At most this many queued jobs are considered in one dispatch round.
     pub dispatch_window: usize,
+    /// The side whose territory this core plans, or `None` for the whole
+    /// lane. With a side, the core starts only the vehicles of the fleet
+    /// that start there, plans up to the border node, and hands vehicles
+    /// over through [`crate::CrossingOutput`] and [`crate::CrossingInput`].
+    pub territory: Option<Side>,
+    /// How long before a crossing vehicle leaves the last place it may wait
+    /// before the bridge it is handed over, ms.
+    pub commit_lead_ms: Ms,
+    /// The latest a far side grants an entry after the time asked, ms.
+    pub grant_horizon_ms: Ms,
+    /// How much later than its earliest a vehicle asks to pass the border,
+    /// so that the grant is back before it must leave, ms.
+    pub crossing_slack_ms: Ms,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +67,10 @@ impl Default for CoreConfig {
             battery_ready_pct: 90.0,
             retry_ms: 60_000,
             dispatch_window: 64,
+            territory: None,
+            commit_lead_ms: 30_000,
+            grant_horizon_ms: 600_000,
+            crossing_slack_ms: 2_000,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc as Shared;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
-use borderlane_model::{LaneMap, Ms, NEVER, TimedPlan, VehicleId};
+use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, VehicleId};
 
 use crate::config::CoreConfig;
 use crate::io::{Input, Output};
@@ -91,11 +91,13 @@ pub struct Core {
 impl Core {
     pub fn new(map: Shared<LaneMap>, config: CoreConfig) -> Result<Core, CoreError> {
         let mut world = World::new();
-        let planner = Planner::new(
+        let mut planner = Planner::new(
             Shared::clone(&map),
             &config.profile,
             config.rules.headway_ms,
         );
+        planner.set_territory(config.territory);
+        let borders = borders_of(&map, config.territory);
         let mut table = ReservationTable::new(&map, config.rules.headway_ms);
         let mut registry = Registry::default();
         for (i, spec) in config.fleet.iter().enumerate() {
@@ -105,10 +107,19 @@ impl Core {
                     node: spec.start.clone(),
                 });
             };
-            if registry.vehicles.contains_key(&spec.serial) {
+            if registry.fleet.contains_key(&spec.serial) {
                 return Err(CoreError::DuplicateVehicle(spec.serial.clone()));
             }
             let id = VehicleId(i as u32);
+            registry.fleet.insert(spec.serial.clone(), id);
+            // A core for one side starts the vehicles that start there; the
+            // others enter through a crossing.
+            if config
+                .territory
+                .is_some_and(|me| map.node(node).side != Some(me))
+            {
+                continue;
+            }
             let pin = pin_plan(
                 id,
                 Start::AtNode {
@@ -163,6 +174,7 @@ impl Core {
         world.insert_resource(Lane::default());
         world.insert_resource(Pending::default());
         world.insert_resource(Stats::default());
+        world.insert_resource(borders);
 
         let mut schedule = Schedule::new(Step);
         schedule.set_executor(SingleThreadedExecutor::new());
@@ -178,6 +190,7 @@ impl Core {
                 systems::retry_waiting,
                 systems::dispatch_jobs,
                 systems::clear_yard_slots,
+                systems::step_crossings,
                 systems::prune_table,
             )
                 .chain(),
@@ -220,6 +233,17 @@ impl Core {
         let mut any_idle = false;
         let mut q = self.world.query::<(&Motion, &Task, &Status)>();
         for (m, t, s) in q.iter(&self.world) {
+            // Crossings that are due: a request to send, a hand-over, a
+            // vehicle to forget once past the border.
+            match t.crossing {
+                Crossing::Ask { at, .. } => next = next.min(at.max(now + 1)),
+                Crossing::Granted { commit_at, .. } => next = next.min(commit_at.max(now + 1)),
+                Crossing::Leaving {
+                    at,
+                    transferred: true,
+                } => next = next.min(at.saturating_add(self.headway()).max(now + 1)),
+                _ => {}
+            }
             // The same vehicles `retry_waiting` retries.
             if let Some(r) = m.retry_at
                 && waits_for_retry(s, m, t, now)
@@ -248,6 +272,10 @@ impl Core {
             next = next.min(now + tick);
         }
         (next != NEVER).then_some(next)
+    }
+
+    fn headway(&self) -> Ms {
+        self.world.resource::<Settings>().0.rules.headway_ms
     }
 
     /// The current time as the core knows it.
@@ -381,5 +409,28 @@ impl Core {
     /// The map the core plans on.
     pub fn map(&self) -> Shared<LaneMap> {
         Shared::clone(&self.world.resource::<MapRes>().0)
+    }
+}
+
+/// The border nodes a core for `side` hands vehicles over at: the one its
+/// vehicles reach from its own side, and the one the other side's reach it
+/// through.
+fn borders_of(map: &LaneMap, side: Option<Side>) -> Borders {
+    let Some(me) = side else {
+        return Borders::default();
+    };
+    let from_side = |b: NodeIx, s: Side| {
+        map.in_arcs(b)
+            .iter()
+            .any(|&a| map.node(map.arc(a).from).side == Some(s))
+    };
+    let borders: Vec<NodeIx> = map
+        .node_ixs()
+        .filter(|&n| map.node(n).kind == NodeKind::Border)
+        .collect();
+    Borders {
+        side,
+        exit: borders.iter().copied().find(|&b| from_side(b, me)),
+        entry: borders.iter().copied().find(|&b| from_side(b, me.other())),
     }
 }

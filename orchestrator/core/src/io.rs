@@ -19,6 +19,40 @@ pub enum Input {
     Job(JobRequest),
     /// An operator's command from the operation center.
     Operator(OperatorCommand),
+    /// What the cross-border handoff protocol says about a crossing (a core
+    /// that plans one side's territory only).
+    Crossing(CrossingInput),
+}
+
+/// A step of the cross-border handoff, as the shell's protocol machinery
+/// tells it to the core. The near side is the side the vehicle leaves, the
+/// far side the side it enters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "crossing", rename_all = "snake_case")]
+pub enum CrossingInput {
+    /// Near side: the far side granted the vehicle passing the border node
+    /// at `at_ms`.
+    Granted { vehicle: String, at_ms: Ms },
+    /// Near side: the handoff ended without a crossing (refused, timed
+    /// out, withdrawn): the vehicle stays on this side and asks again later.
+    Kept { vehicle: String, reason: String },
+    /// Near side: the far side adopted the vehicle; it, its job and its
+    /// container are the far side's.
+    Transferred { vehicle: String },
+    /// Far side: a vehicle asks to enter, carrying a container, no earlier
+    /// than `earliest_border_ms`.
+    Entry {
+        vehicle: String,
+        job: String,
+        container: String,
+        /// The sending side's customs channel.
+        channel: Channel,
+        earliest_border_ms: Ms,
+    },
+    /// Far side: the entry is over without a crossing; drop its slot.
+    Cancelled { vehicle: String },
+    /// Far side: the vehicle is handed over; this side commands it now.
+    Adopted { vehicle: String },
 }
 
 /// A vehicle's report of itself.
@@ -129,6 +163,37 @@ pub enum OperatorCommand {
 pub enum Output {
     Command(Command),
     Event(Event),
+    /// A step of a cross-border handoff for the shell's protocol machinery.
+    Crossing(CrossingOutput),
+}
+
+/// What a core that plans one side's territory asks of the handoff
+/// protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "crossing", rename_all = "snake_case")]
+pub enum CrossingOutput {
+    /// Near side: ask the far side for a time to pass the border node.
+    Request {
+        vehicle: String,
+        job: String,
+        container: String,
+        channel: Channel,
+        earliest_border_ms: Ms,
+    },
+    /// Near side: the vehicle is released up to the border node, which it
+    /// passes at `border_ms`; hand it over. This side no longer commands it.
+    Commit { vehicle: String, border_ms: Ms },
+    /// Near side: the granted time cannot be kept; give it back.
+    Withdraw { vehicle: String, reason: String },
+    /// Far side: the lane from the border node on is reserved for the
+    /// vehicle passing the border node at `at_ms`.
+    Grant {
+        vehicle: String,
+        at_ms: Ms,
+        receiving_channel: Channel,
+    },
+    /// Far side: no entry.
+    Refuse { vehicle: String, reason: String },
 }
 
 /// A command to one vehicle.

@@ -17,4 +17,4 @@ pub mod world;
 
 pub use crate::config::{CoreConfig, VehicleSpec};
 pub use crate::core::{Core, CoreError, JobView, Snapshot, VehicleView};
-pub use crate::io::{Command, CommandStep, Event, Input, Output};
+pub use crate::io::{Command, CommandStep, CrossingInput, CrossingOutput, Event, Input, Output};

@@ -11,11 +11,11 @@ use pathfinding::prelude::{Matrix, kuhn_munkres_min};
 use std::sync::Arc as Shared;
 
 use crate::io::{
-    Action, ActionKind, Channel, Command, CommandStep, Event, Input, JobRequest, OperatorCommand,
-    Output, VehicleReport,
+    Action, ActionKind, Channel, Command, CommandStep, CrossingInput, CrossingOutput, Event, Input,
+    JobRequest, OperatorCommand, Output, VehicleReport,
 };
 use crate::kinematics::Load;
-use crate::planner::{Goal, Request, Start};
+use crate::planner::{Exit, Goal, PlanError, Planned, Request, Start};
 use crate::world::*;
 
 type VehicleItem<'a> = (&'a Vehicle, &'a mut Status, &'a mut Motion, &'a mut Task);
@@ -51,7 +51,28 @@ pub fn ingest_inputs(
                 report,
                 settings.0.late_tolerance_ms,
             ),
-            Input::Job(req) => on_job(now, map, &mut registry, &mut out, &mut commands, req),
+            Input::Job(req) => on_job(
+                now,
+                map,
+                settings.0.territory,
+                &mut registry,
+                &mut out,
+                &mut commands,
+                req,
+            ),
+            Input::Crossing(c) => on_crossing(
+                now,
+                map,
+                &mut registry,
+                &mut pending,
+                &mut planning,
+                &mut stats,
+                &mut out,
+                &mut vehicles,
+                &mut commands,
+                settings.0.retry_ms,
+                c,
+            ),
             Input::Operator(cmd) => on_operator(
                 now,
                 map,
@@ -171,6 +192,7 @@ fn on_report(
 fn on_job(
     now: Ms,
     map: &LaneMap,
+    territory: Option<Side>,
     registry: &mut Registry,
     out: &mut Outbox,
     commands: &mut Commands,
@@ -182,6 +204,14 @@ fn on_job(
             req.id, req.pickup
         ));
     };
+    if let Some(me) = territory
+        && map.node(pickup).side != Some(me)
+    {
+        return Err(format!(
+            "job {}: pickup {:?} is not on this side ({me:?})",
+            req.id, req.pickup
+        ));
+    }
     if map.node(pickup).kind != NodeKind::YardSlot {
         return Err(format!(
             "job {}: pickup {:?} is not a yard slot",
@@ -442,6 +472,133 @@ fn vehicle_mut<'q>(
         .map_err(|_| format!("{what}: vehicle {vehicle:?} is not in the world"))
 }
 
+/// Applies a step of the handoff protocol. An entry request is kept for
+/// `step_crossings`, which plans it.
+#[allow(clippy::too_many_arguments)]
+fn on_crossing(
+    now: Ms,
+    map: &LaneMap,
+    registry: &mut Registry,
+    pending: &mut Pending,
+    planning: &mut Planning,
+    stats: &mut Stats,
+    out: &mut Outbox,
+    vehicles: &mut Query<VehicleItem>,
+    commands: &mut Commands,
+    retry_ms: Ms,
+    c: CrossingInput,
+) -> Result<(), String> {
+    let serial = match &c {
+        CrossingInput::Entry { .. } => {
+            pending.entries.push(c);
+            return Ok(());
+        }
+        CrossingInput::Granted { vehicle, .. }
+        | CrossingInput::Kept { vehicle, .. }
+        | CrossingInput::Transferred { vehicle }
+        | CrossingInput::Cancelled { vehicle }
+        | CrossingInput::Adopted { vehicle } => vehicle.clone(),
+    };
+    let Some(&e) = registry.vehicles.get(&serial) else {
+        return Err(format!("crossing of unknown vehicle {serial:?}"));
+    };
+    let Ok((veh, _, mut motion, mut task)) = vehicles.get_mut(e) else {
+        return Err(format!("vehicle {serial:?} is not in the world"));
+    };
+    let wrong = |what: &str, state: Crossing| {
+        Err(format!(
+            "vehicle {serial}: {what} while its crossing is {state:?}"
+        ))
+    };
+    match c {
+        CrossingInput::Entry { .. } => unreachable!("kept above"),
+        CrossingInput::Granted { at_ms, .. } => {
+            if !task.crossing.waiting() {
+                return wrong("a grant", task.crossing);
+            }
+            task.crossing = Crossing::Granted {
+                at: at_ms,
+                commit_at: NEVER,
+            };
+            pending
+                .repair
+                .insert(veh.id, format!("{serial} may cross at {at_ms} ms"));
+        }
+        CrossingInput::Kept { .. } => {
+            match task.crossing {
+                // Already asking again.
+                Crossing::Ask { .. } => return Ok(()),
+                Crossing::Asked => {}
+                Crossing::Granted { .. } => {
+                    pending
+                        .repair
+                        .insert(veh.id, format!("{serial} may not cross"));
+                }
+                state => return wrong("a roll-back", state),
+            }
+            task.crossing = Crossing::Ask {
+                at: now + retry_ms,
+                earliest: now,
+            };
+        }
+        CrossingInput::Transferred { .. } => {
+            let Crossing::Leaving { at, .. } = task.crossing else {
+                return wrong("a transfer", task.crossing);
+            };
+            task.crossing = Crossing::Leaving {
+                at,
+                transferred: true,
+            };
+            // The job and its container are the other side's now.
+            if let Some(key) = task.job.take()
+                && let Some(je) = registry.jobs.remove(&key)
+            {
+                commands.entity(je).despawn();
+            }
+            stats.handed_over += 1;
+        }
+        CrossingInput::Cancelled { .. } => {
+            if !matches!(task.crossing, Crossing::Incoming { .. }) {
+                return wrong("a cancel", task.crossing);
+            }
+            planning.table.release(veh.id);
+            if let Some(key) = task.job.take()
+                && let Some(je) = registry.jobs.remove(&key)
+            {
+                registry.job_ids.retain(|_, k| *k != key);
+                commands.entity(je).despawn();
+            }
+            registry.vehicles.remove(&serial);
+            registry.by_id.remove(&veh.id);
+            commands.entity(e).despawn();
+        }
+        CrossingInput::Adopted { .. } => {
+            if !matches!(task.crossing, Crossing::Incoming { .. }) {
+                return wrong("an adoption", task.crossing);
+            }
+            task.crossing = Crossing::None;
+            stats.adopted += 1;
+            if let Some(a) = motion.active.as_mut() {
+                let last = a.plan.steps[a.plan.steps.len() - 1];
+                out.0.push_back(Output::Command(Command::Drive {
+                    vehicle: serial.clone(),
+                    plan_id: a.id,
+                    steps: command_steps(map, &a.plan, &a.actions),
+                }));
+                out.0.push_back(Output::Event(Event::PlanCommitted {
+                    vehicle: serial,
+                    plan_id: a.id,
+                    steps: a.plan.steps.len(),
+                    rest: map.node(last.node).id.clone(),
+                    ends_ms: last.arrive,
+                }));
+            }
+            motion.retry_at = None;
+        }
+    }
+    Ok(())
+}
+
 /// Applies finished actions to jobs: picks, customs stops, drops.
 pub fn advance_jobs(
     map: Res<MapRes>,
@@ -552,6 +709,7 @@ pub struct PlanCtx<'a> {
     pub registry: &'a mut Registry,
     pub out: &'a mut Outbox,
     pub stats: &'a mut Stats,
+    pub borders: Borders,
 }
 
 /// The resources the planning systems share, as one system parameter.
@@ -565,6 +723,7 @@ pub struct PlanParams<'w> {
     registry: ResMut<'w, Registry>,
     out: ResMut<'w, Outbox>,
     stats: ResMut<'w, Stats>,
+    borders: Res<'w, Borders>,
 }
 
 impl PlanParams<'_> {
@@ -578,6 +737,7 @@ impl PlanParams<'_> {
             registry: &mut self.registry,
             out: &mut self.out,
             stats: &mut self.stats,
+            borders: *self.borders,
         }
     }
 }
@@ -600,6 +760,20 @@ pub fn repair(
     jobs: &Query<&Job>,
 ) -> BTreeSet<VehicleId> {
     let short = ctx.settings.rules.headway_ms * 2;
+    let fixed_set: BTreeSet<VehicleId> = vehicles
+        .iter()
+        .filter(|(_, _, m, t)| fixed(t, m, ctx.now))
+        .map(|(v, ..)| v.id)
+        .collect();
+    // Vehicles on the bridge keep their plans when another vehicle is
+    // held where it stands for a moment: that one is replanned around
+    // them, rather than stopping them on the bridge. (A vehicle pinned for
+    // good still stops them.)
+    let on_bridge: BTreeSet<VehicleId> = vehicles
+        .iter()
+        .filter(|(_, s, m, _)| !s.broken && on_the_bridge(ctx.map, m, ctx.now))
+        .map(|(v, ..)| v.id)
+        .collect();
     let mut set: BTreeSet<VehicleId> = BTreeSet::new();
     let mut frontier: Vec<VehicleId> = seeds.into_iter().collect();
     let mut starts: BTreeMap<VehicleId, Start> = BTreeMap::new();
@@ -611,9 +785,15 @@ pub fn repair(
         let Some(&e) = ctx.registry.by_id.get(&v) else {
             continue;
         };
-        let Ok((_, status, mut motion, _)) = vehicles.get_mut(e) else {
+        let Ok((_, status, mut motion, task)) = vehicles.get_mut(e) else {
             continue;
         };
+        // A vehicle this core does not command (handed over, or not yet
+        // adopted) keeps its plan; only a breakdown pins it.
+        if fixed(&task, &motion, ctx.now) && !status.broken {
+            set.remove(&v);
+            continue;
+        }
         // A broken vehicle stands where it reported from.
         let start = if status.broken {
             Start::AtNode {
@@ -637,7 +817,8 @@ pub fn repair(
         // Whoever conflicts with where this vehicle is now must be repaired
         // too; they are released before the pin goes in.
         for other in ctx.planning.table.conflicts(ctx.map, &pin) {
-            if ctx.registry.by_id.contains_key(&other) {
+            let keeps = fixed_set.contains(&other) || !immobile && on_bridge.contains(&other);
+            if ctx.registry.by_id.contains_key(&other) && !keeps {
                 ctx.planning.table.release(other);
                 if !set.contains(&other) {
                     frontier.push(other);
@@ -773,6 +954,9 @@ pub fn repair(
             let Some(&oe) = ctx.registry.by_id.get(&other) else {
                 continue;
             };
+            if fixed_set.contains(&other) {
+                continue;
+            }
             ctx.planning.table.release(other);
             if let Ok((_, ostatus, mut omotion, _)) = vehicles.get_mut(oe) {
                 // Its new plan has not been carried out yet: it starts again
@@ -804,10 +988,11 @@ pub fn repair(
         let Some(&e) = ctx.registry.by_id.get(&v) else {
             continue;
         };
-        if let Ok((veh, _, mut motion, _)) = vehicles.get_mut(e) {
+        if let Ok((veh, _, mut motion, task)) = vehicles.get_mut(e) {
             motion.retry_at = Some(ctx.now + ctx.settings.retry_ms);
             if let Some(pin) = &motion.pinned
                 && was_moving.contains(&v)
+                && task.crossing.commanded()
             {
                 let node = pin.steps[0].node;
                 // The vehicle is told to stop where it is pinned, so what it
@@ -828,6 +1013,33 @@ pub fn repair(
         }
     }
     planned
+}
+
+/// Whether a vehicle's plan is not this core's to change: it is handed
+/// over, or not yet adopted, or adopted but not yet across the border.
+fn fixed(task: &Task, motion: &Motion, now: Ms) -> bool {
+    !task.crossing.commanded()
+        || motion
+            .active
+            .as_ref()
+            .and_then(|a| a.plan.steps.first())
+            .is_some_and(|s| s.arrive > now && s.arc.is_none())
+}
+
+/// Whether a vehicle's committed plan has it on the bridge now: at a node
+/// where no one may wait, or on an arc into or out of one.
+fn on_the_bridge(map: &LaneMap, motion: &Motion, now: Ms) -> bool {
+    let Some(plan) = motion.active.as_ref().map(|a| &a.plan) else {
+        return false;
+    };
+    match position_in(plan, now) {
+        Some(Start::AtNode { node, .. }) => !map.node(node).kind.may_wait(),
+        Some(Start::OnArc { arc, .. }) => {
+            let a = map.arc(arc);
+            !map.node(a.to).kind.may_wait() || !map.node(a.from).kind.may_wait()
+        }
+        None => false,
+    }
 }
 
 /// Holds a vehicle where a start puts it until `until`: long enough for
@@ -896,17 +1108,29 @@ pub fn plan_vehicle(
     task: &mut Task,
     jobs: &Query<&Job>,
 ) -> bool {
-    if ctx.lane.paused || status.immobile() {
+    if ctx.lane.paused || status.immobile() || !task.crossing.commanded() {
         return false;
     }
     let start = settle(ctx, start_of(motion, status, ctx.now));
+    // A crossing granted by the far side: the plan leaves this side's
+    // territory at the border node, at the granted time.
+    let exit = match (task.crossing, ctx.borders.exit) {
+        (Crossing::Granted { at, .. }, Some(border)) => Some(Exit {
+            node: border,
+            not_before: at,
+            not_after: at,
+        }),
+        _ => None,
+    };
     let here = match start {
         Start::AtNode { node, .. } => node,
         Start::OnArc { arc, .. } => ctx.map.arc(arc).to,
     };
     let side = ctx.map.side_of(here);
+    // A vehicle waiting for the far side's answer rests meanwhile.
     let job = task
         .job
+        .filter(|_| !task.crossing.waiting())
         .and_then(|k| ctx.registry.jobs.get(&k))
         .and_then(|e| jobs.get(*e).ok());
     let mut goals = Vec::new();
@@ -923,8 +1147,13 @@ pub fn plan_vehicle(
             kinds.push((stop.kind.clone(), Some(i)));
             loads.push(if i == 0 { Load::Empty } else { Load::Loaded });
         }
-        // After the drop the vehicle drives to rest empty.
-        loads.push(Load::Empty);
+        // After the drop the vehicle drives to rest empty; to the border it
+        // drives loaded.
+        loads.push(if exit.is_some() {
+            Load::Loaded
+        } else {
+            Load::Empty
+        });
         rest_side = job.from.other();
     } else {
         loads.push(if status.loaded {
@@ -932,10 +1161,14 @@ pub fn plan_vehicle(
         } else {
             Load::Empty
         });
-        charge = task.charging || status.battery_pct < ctx.settings.battery_low_pct;
+        // On its way out of the territory it charges on the other side.
+        charge =
+            exit.is_none() && (task.charging || status.battery_pct < ctx.settings.battery_low_pct);
         rest_side = side;
     }
-    let rest = if charge {
+    let rest = if let Some(e) = exit {
+        vec![e.node]
+    } else if charge {
         task.charging = true;
         places(ctx.map, rest_side, &[NodeKind::Charger])
     } else {
@@ -951,6 +1184,7 @@ pub fn plan_vehicle(
     // Yard slots are the last resort for a rest: the drop slot after a job,
     // or the slot the vehicle stands on.
     let fallback = match job.and_then(|j| j.drop) {
+        _ if exit.is_some() => None,
         Some(d) => Some(d),
         None if ctx.map.node(here).kind == NodeKind::YardSlot && !charge => Some(here),
         None => None,
@@ -961,12 +1195,54 @@ pub fn plan_vehicle(
         goals,
         rest,
         loads,
+        exit,
     };
     ctx.planning.table.release(veh.id);
-    let mut result = ctx.planning.planner.plan(&ctx.planning.table, &req);
+    let mut result = match exit {
+        Some(e) => plan_exit(ctx, &req, e),
+        None => ctx.planning.planner.plan(&ctx.planning.table, &req),
+    };
+    if let (Err(_), Some(e)) = (&result, exit) {
+        // The granted time cannot be kept: it goes back, and the vehicle
+        // asks again for the earliest time it can keep, resting meanwhile.
+        let mut later = req.clone();
+        later.exit = Some(Exit {
+            not_after: NEVER,
+            ..e
+        });
+        let earliest = ctx
+            .planning
+            .planner
+            .plan(&ctx.planning.table, &later)
+            .ok()
+            .and_then(|p| p.plan.steps.last().map(|s| s.arrive));
+        ctx.out
+            .0
+            .push_back(Output::Crossing(CrossingOutput::Withdraw {
+                vehicle: veh.serial.clone(),
+                reason: format!("cannot pass the border node at {} ms", e.not_before),
+            }));
+        task.crossing = match earliest {
+            Some(t) => Crossing::Ask {
+                at: ctx.now,
+                earliest: t,
+            },
+            None => Crossing::Ask {
+                at: ctx.now + ctx.settings.retry_ms,
+                earliest: ctx.now,
+            },
+        };
+        return plan_vehicle(ctx, veh, status, motion, task, jobs);
+    }
     // An idle vehicle on a yard slot whose side has no parking place free
     // parks on the other side rather than keep the slot from the cranes.
-    if result.is_err() && job.is_none() && !charge && fallback == Some(here) {
+    // (A core for one side's territory cannot send it across.)
+    if result.is_err()
+        && job.is_none()
+        && !charge
+        && fallback == Some(here)
+        && ctx.borders.side.is_none()
+    {
         let own = std::mem::replace(
             &mut req.rest,
             places(ctx.map, side.other(), &[NodeKind::Parking]),
@@ -1001,6 +1277,7 @@ pub fn plan_vehicle(
             } else {
                 Load::Empty
             }],
+            exit: None,
         };
         if let Ok(planned) = ctx.planning.planner.plan(&ctx.planning.table, &aside_req) {
             result = Ok(planned);
@@ -1064,6 +1341,15 @@ pub fn plan_vehicle(
                 plan: planned.plan,
                 actions,
             });
+            if let (Some(e), Crossing::Granted { at, .. }) = (exit, task.crossing) {
+                task.crossing = Crossing::Granted {
+                    at,
+                    commit_at: motion
+                        .active
+                        .as_ref()
+                        .map_or(ctx.now, |a| commit_time(ctx, &a.plan, e.node)),
+                };
+            }
             task.to_parking = false;
             task.aside = aside;
             motion.pinned = None;
@@ -1081,6 +1367,66 @@ pub fn plan_vehicle(
             false
         }
     }
+}
+
+/// Plans a vehicle to pass the border node at exactly the granted time.
+/// A vehicle at rest that would be early waits where it stands rather
+/// than at the stop line, so that it drives onto the bridge without a
+/// stop: its start is put off by the time it has to spare.
+fn plan_exit(ctx: &mut PlanCtx, req: &Request, e: Exit) -> Result<Planned, PlanError> {
+    let planner = &mut ctx.planning.planner;
+    let table = &ctx.planning.table;
+    if let Start::AtNode {
+        node,
+        time,
+        stopped: true,
+    } = req.start
+    {
+        let mut soonest = req.clone();
+        soonest.exit = Some(Exit {
+            not_before: time,
+            not_after: NEVER,
+            ..e
+        });
+        if let Ok(p) = planner.plan(table, &soonest)
+            && let Some(arrive) = p.plan.steps.last().map(|s| s.arrive)
+            && arrive < e.not_before
+        {
+            let mut later = req.clone();
+            later.start = Start::AtNode {
+                node,
+                time: time + (e.not_before - arrive),
+                stopped: true,
+            };
+            if let Ok(mut p) = planner.plan(table, &later) {
+                // It stands where it is until then.
+                if let Some(first) = p.plan.steps.first_mut() {
+                    first.enter = time;
+                    first.arrive = time;
+                }
+                return Ok(p);
+            }
+        }
+    }
+    planner.plan(table, req)
+}
+
+/// When to hand over a vehicle whose plan leaves at the border node
+/// `border`: `commit_lead_ms` before it leaves the last node before the
+/// border where it may wait (the stop line), so that it is committed to
+/// the bridge only as it drives onto it.
+fn commit_time(ctx: &PlanCtx, plan: &TimedPlan, border: NodeIx) -> Ms {
+    let steps = &plan.steps;
+    let end = steps.iter().rposition(|s| s.node == border).unwrap_or(0);
+    steps[..end]
+        .iter()
+        .rev()
+        .find(|s| ctx.map.node(s.node).kind.may_wait())
+        .map_or(ctx.now, |s| {
+            s.depart
+                .saturating_sub(ctx.settings.commit_lead_ms)
+                .max(ctx.now)
+        })
 }
 
 fn places(map: &LaneMap, side: Side, kinds: &[NodeKind]) -> Vec<NodeIx> {
@@ -1235,15 +1581,18 @@ pub fn dispatch_jobs(
         };
         let to_side = job.from.other();
         let pickup = job.pickup;
-        let Some(drop) = map
+        // A core for one side's territory leaves the drop slot to the far
+        // side, which chooses it when it grants the crossing.
+        let crossing = p.borders.exit;
+        let drop = map
             .node_ixs()
             .filter(|&n| {
                 map.node(n).kind == NodeKind::YardSlot
                     && map.node(n).side == Some(to_side)
                     && !taken.contains(&n)
             })
-            .min_by_key(|&n| (p.planning.planner.static_time(pickup, n), n))
-        else {
+            .min_by_key(|&n| (p.planning.planner.static_time(pickup, n), n));
+        let Some(drop) = crossing.or(drop) else {
             // Every slot on the far side is promised or occupied: wait.
             job.not_before = now + cfg.retry_ms;
             continue;
@@ -1269,25 +1618,41 @@ pub fn dispatch_jobs(
                 dwell: job.customs_ms,
             }),
         }
-        stops.push(JobStop {
-            kind: ActionKind::Drop {
-                container: job.container.clone(),
-            },
-            nodes: vec![drop],
-            dwell: cfg.drop_ms,
-        });
+        if crossing.is_none() {
+            stops.push(JobStop {
+                kind: ActionKind::Drop {
+                    container: job.container.clone(),
+                },
+                nodes: vec![drop],
+                dwell: cfg.drop_ms,
+            });
+        }
         if stops.iter().any(|s| s.nodes.is_empty()) {
             continue;
         }
         job.stops = stops;
         job.vehicle = Some(v);
-        job.drop = Some(drop);
+        job.drop = crossing.is_none().then_some(drop);
         let job_id = job.id.clone();
         let key = job.key;
         let Ok((veh, status, mut motion, mut task)) = vehicles.get_mut(ve) else {
             continue;
         };
         task.job = Some(key);
+        if crossing.is_some() {
+            // It rests where it is until the far side grants a time at the
+            // border; `step_crossings` asks.
+            task.crossing = Crossing::Ask {
+                at: now,
+                earliest: now,
+            };
+            p.out.0.push_back(Output::Event(Event::JobAssigned {
+                job: job_id,
+                vehicle: veh.serial.clone(),
+                drop: map.node(drop).id.clone(),
+            }));
+            continue;
+        }
         let mut ctx = p.ctx();
         let mut lens = jobs.transmute_lens::<&Job>();
         let jq = lens.query();
@@ -1376,7 +1741,11 @@ pub fn clear_yard_slots(mut p: PlanParams, mut vehicles: Query<VehicleItem>, job
 /// Whether a vehicle is free for work: no job, not charging, not broken, its
 /// link up, and standing at rest.
 fn is_idle(s: &Status, m: &Motion, t: &Task, now: Ms) -> bool {
-    t.job.is_none() && !t.charging && !s.immobile() && m.at_rest(now)
+    t.job.is_none()
+        && !t.charging
+        && !s.immobile()
+        && t.crossing == Crossing::None
+        && m.at_rest(now)
 }
 
 /// The nodes where vehicles rest or will rest at the end of their plans.
@@ -1440,4 +1809,457 @@ pub fn prune_table(now: Res<Now>, mut planning: ResMut<Planning>, mut pruned: Lo
     *pruned = now.0;
     let t = now.0.saturating_sub(planning.table.headway() * 2);
     planning.table.prune(t);
+}
+
+/// Moves crossings on, for a core that plans one side's territory: decides
+/// entry requests from the other side, asks for a time at the border for
+/// vehicles whose job crosses, hands vehicles over when they are about to
+/// drive onto the bridge, and forgets those handed over once past the
+/// border.
+pub fn step_crossings(
+    mut p: PlanParams,
+    mut pending: ResMut<Pending>,
+    mut vehicles: Query<VehicleItem>,
+    jobs: Query<&Job>,
+    mut commands: Commands,
+) {
+    let now = p.now.0;
+    let entries = std::mem::take(&mut pending.entries);
+    let mut rests = rest_nodes(&vehicles);
+    rests.extend(jobs.iter().filter_map(|j| j.drop));
+    for entry in entries {
+        // A new request for a vehicle still incoming here supersedes the
+        // old one: the near side has one handoff per vehicle at a time, so
+        // it gave the old one up (its withdrawal may still be on its way).
+        if let CrossingInput::Entry { vehicle, .. } = &entry
+            && let Some(&e) = p.registry.vehicles.get(vehicle)
+            && let Ok((veh, _, _, mut task)) = vehicles.get_mut(e)
+            && matches!(task.crossing, Crossing::Incoming { .. })
+        {
+            p.planning.table.release(veh.id);
+            if let Some(key) = task.job.take()
+                && let Some(je) = p.registry.jobs.remove(&key)
+            {
+                p.registry.job_ids.retain(|_, k| *k != key);
+                commands.entity(je).despawn();
+            }
+            rests.clear();
+            p.registry.by_id.remove(&veh.id);
+            p.registry.vehicles.remove(vehicle);
+            commands.entity(e).despawn();
+            rests.extend(rest_nodes(&vehicles));
+            rests.extend(jobs.iter().filter_map(|j| j.drop));
+        }
+        let mut ctx = p.ctx();
+        let out = match decide_entry(&mut ctx, &mut rests, &mut commands, entry) {
+            Ok(out) | Err(out) => out,
+        };
+        ctx.out.0.push_back(Output::Crossing(out));
+    }
+    let Some(exit) = p.borders.exit else {
+        return;
+    };
+    rebalance(&p, &mut vehicles, &jobs);
+    let headway = p.settings.0.rules.headway_ms;
+    let mut all: Vec<_> = vehicles.iter_mut().collect();
+    all.sort_by_key(|(v, ..)| v.id);
+    for (veh, status, motion, mut task) in all {
+        match task.crossing {
+            Crossing::Ask { at, earliest } if at <= now => {
+                // Without a job it crosses empty, to even out the fleet.
+                let job = task
+                    .job
+                    .and_then(|k| p.registry.jobs.get(&k))
+                    .and_then(|e| jobs.get(*e).ok());
+                // The earliest it could pass the border as the lane is
+                // planned now, or, if nothing reaches it now, the least
+                // time to drive there ignoring everyone else.
+                let mut ctx = p.ctx();
+                let t = border_estimate(&mut ctx, veh.id, &status, &motion, job, exit, earliest)
+                    .unwrap_or_else(|| {
+                        let planner = &p.planning.planner;
+                        let here = rest_node(&motion).unwrap_or(status.node);
+                        now.saturating_add(planner.static_time(here, exit))
+                    });
+                let request = CrossingOutput::Request {
+                    vehicle: veh.serial.clone(),
+                    job: job.map_or(String::new(), |j| j.id.clone()),
+                    container: job.map_or(String::new(), |j| j.container.clone()),
+                    channel: job.map_or(Channel::Green, |j| j.channel),
+                    // Time for the answer to come back before the vehicle
+                    // must leave.
+                    earliest_border_ms: t
+                        .max(earliest)
+                        .saturating_add(p.settings.0.crossing_slack_ms),
+                };
+                p.out.0.push_back(Output::Crossing(request));
+                task.crossing = Crossing::Asked;
+            }
+            Crossing::Granted { at, commit_at } if commit_at <= now => {
+                p.out.0.push_back(Output::Crossing(CrossingOutput::Commit {
+                    vehicle: veh.serial.clone(),
+                    border_ms: at,
+                }));
+                task.crossing = Crossing::Leaving {
+                    at,
+                    transferred: false,
+                };
+            }
+            Crossing::Leaving {
+                at,
+                transferred: true,
+            } if at.saturating_add(headway) <= now => {
+                // Past the border and the other side's: forgotten here.
+                if let Some(&e) = p.registry.vehicles.get(&veh.serial) {
+                    commands.entity(e).despawn();
+                }
+                p.registry.vehicles.remove(&veh.serial);
+                p.registry.by_id.remove(&veh.id);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Sends an idle vehicle across, empty, when this side holds more than
+/// half of the fleet and has no job waiting for a vehicle: the sides see
+/// only their own queues, so each keeps no more than its share of an idle
+/// fleet, and vehicles that followed the containers one way come back.
+/// One empty crossing is asked for at a time.
+fn rebalance(p: &PlanParams, vehicles: &mut Query<VehicleItem>, jobs: &Query<&Job>) {
+    let now = p.now.0;
+    let fleet = p.settings.0.fleet.len();
+    if p.lane.paused || jobs.iter().any(|j| j.vehicle.is_none()) {
+        return;
+    }
+    // Vehicles on their way out (granted, handed over, or asking to cross
+    // empty) are counted on the other side already, or will be.
+    let here = vehicles
+        .iter()
+        .filter(|(_, _, _, t)| match t.crossing {
+            Crossing::Granted { .. } | Crossing::Leaving { .. } => false,
+            Crossing::Ask { .. } | Crossing::Asked => t.job.is_some(),
+            Crossing::None | Crossing::Incoming { .. } => true,
+        })
+        .count();
+    let asking = vehicles
+        .iter()
+        .any(|(_, _, _, t)| t.job.is_none() && t.crossing.waiting());
+    if 2 * here <= fleet + 1 || asking {
+        return;
+    }
+    let low = p.settings.0.battery_low_pct;
+    let mut idle: Vec<_> = vehicles
+        .iter_mut()
+        .filter(|(_, s, m, t)| is_idle(s, m, t, now) && s.battery_pct >= low)
+        .collect();
+    idle.sort_by_key(|(v, ..)| v.id);
+    if let Some((_, _, _, task)) = idle.first_mut() {
+        task.crossing = Crossing::Ask {
+            at: now,
+            earliest: now,
+        };
+    }
+}
+
+/// The earliest time a vehicle could pass the border node `exit` through
+/// its job's remaining stops, no earlier than `earliest`, as the lane is
+/// planned now; `None` if no plan reaches it.
+fn border_estimate(
+    ctx: &mut PlanCtx,
+    vehicle: VehicleId,
+    status: &Status,
+    motion: &Motion,
+    job: Option<&Job>,
+    exit: NodeIx,
+    earliest: Ms,
+) -> Option<Ms> {
+    let start = settle(ctx, start_of(motion, status, ctx.now));
+    let mut goals = Vec::new();
+    let mut loads = Vec::new();
+    for (i, stop) in job
+        .iter()
+        .flat_map(|j| j.stops.iter().enumerate().skip(j.done))
+    {
+        goals.push(Goal {
+            nodes: stop.nodes.clone(),
+            dwell: stop.dwell,
+        });
+        loads.push(if i == 0 { Load::Empty } else { Load::Loaded });
+    }
+    loads.push(if job.is_some() || status.loaded {
+        Load::Loaded
+    } else {
+        Load::Empty
+    });
+    let req = Request {
+        vehicle,
+        start,
+        goals,
+        rest: vec![exit],
+        loads,
+        exit: Some(Exit {
+            node: exit,
+            not_before: earliest.max(ctx.now),
+            not_after: NEVER,
+        }),
+    };
+    // The vehicle's own reservations are lifted for the search and put
+    // back as they were.
+    ctx.planning.table.release(vehicle);
+    let found = ctx
+        .planning
+        .planner
+        .plan(&ctx.planning.table, &req)
+        .ok()
+        .and_then(|p| p.plan.steps.last().map(|s| s.arrive));
+    let own = motion
+        .pinned
+        .as_ref()
+        .or(motion.active.as_ref().map(|a| &a.plan));
+    if let Some(plan) = own {
+        ctx.planning.table.reserve(ctx.map, plan);
+    }
+    found
+}
+
+/// The far side's decision on an entry request: the lane from the border
+/// node to a free yard slot on this side and on to rest, reserved for the
+/// earliest time at the border that has one; or a refusal naming why.
+fn decide_entry(
+    ctx: &mut PlanCtx,
+    rests: &mut BTreeSet<NodeIx>,
+    commands: &mut Commands,
+    entry: CrossingInput,
+) -> Result<CrossingOutput, CrossingOutput> {
+    let CrossingInput::Entry {
+        vehicle,
+        job,
+        container,
+        channel,
+        earliest_border_ms,
+    } = entry
+    else {
+        unreachable!("only entries are kept for later");
+    };
+    let refuse = |reason: String| CrossingOutput::Refuse {
+        vehicle: vehicle.clone(),
+        reason,
+    };
+    let (Some(me), Some(border)) = (ctx.borders.side, ctx.borders.entry) else {
+        return Err(refuse("this core does not take crossings".into()));
+    };
+    let Some(&id) = ctx.registry.fleet.get(&vehicle) else {
+        return Err(refuse(format!("unknown vehicle {vehicle:?}")));
+    };
+    if ctx.registry.vehicles.contains_key(&vehicle) {
+        return Err(refuse(format!("vehicle {vehicle:?} is already here")));
+    }
+    // An entry with no job is a vehicle crossing empty, to even out the
+    // fleet: it goes to rest.
+    let empty = job.is_empty();
+    if !empty && ctx.registry.job_ids.contains_key(&job) {
+        return Err(refuse(format!("job {job:?} is already here")));
+    }
+    let map = ctx.map;
+    let planner = &ctx.planning.planner;
+    let drop = map
+        .node_ixs()
+        .filter(|&n| {
+            map.node(n).kind == NodeKind::YardSlot
+                && map.node(n).side == Some(me)
+                && !rests.contains(&n)
+        })
+        .min_by_key(|&n| (planner.static_time(border, n), n));
+    let drop = match drop {
+        Some(d) => Some(d).filter(|_| !empty),
+        None if empty => None,
+        None => return Err(refuse("no free yard slot".into())),
+    };
+    // The receiving customs takes the sending side's checks: a container
+    // scanned or inspected there has its documents checked here while it
+    // drives on.
+    let receiving_channel = match channel {
+        Channel::Green => Channel::Green,
+        _ => Channel::Yellow,
+    };
+    let mut rest = places(map, me, &[NodeKind::Parking]);
+    rest.retain(|n| !rests.contains(n));
+    let step = (ctx.settings.rules.headway_ms / 2).max(1);
+    let latest = earliest_border_ms.saturating_add(ctx.settings.grant_horizon_ms);
+    let mut t = earliest_border_ms.max(ctx.now);
+    let planned = loop {
+        if t > latest {
+            return Err(refuse(format!(
+                "no slot within {} s of the time asked",
+                ctx.settings.grant_horizon_ms / 1000
+            )));
+        }
+        let req = Request {
+            vehicle: id,
+            start: Start::AtNode {
+                node: border,
+                time: t,
+                stopped: false,
+            },
+            goals: drop
+                .map(|d| Goal {
+                    nodes: vec![d],
+                    dwell: ctx.settings.drop_ms,
+                })
+                .into_iter()
+                .collect(),
+            rest: rest.clone(),
+            loads: if drop.is_some() {
+                vec![Load::Loaded, Load::Empty]
+            } else {
+                vec![Load::Empty]
+            },
+            exit: None,
+        };
+        if let Ok(planned) = ctx.planning.planner.plan(&ctx.planning.table, &req) {
+            break planned;
+        }
+        // The drop slot is the last resort for a rest, as in `plan_vehicle`.
+        if let Some(d) = drop {
+            let fallback = Request {
+                rest: vec![d],
+                ..req
+            };
+            if let Ok(planned) = ctx.planning.planner.plan(&ctx.planning.table, &fallback) {
+                break planned;
+            }
+        }
+        t += step;
+    };
+    ctx.stats.plans += 1;
+    let plan_id = ctx.registry.next_plan;
+    ctx.registry.next_plan += 1;
+    ctx.planning.table.reserve(map, &planned.plan);
+    if let Some(last) = planned.plan.steps.last() {
+        rests.insert(last.node);
+    }
+    let mut actions = Vec::new();
+    let mut job_key = None;
+    if let Some(drop) = drop {
+        rests.insert(drop);
+        let aid = ctx.registry.next_action;
+        ctx.registry.next_action += 1;
+        actions.push((
+            planned.goal_steps[0],
+            Action {
+                id: aid,
+                kind: ActionKind::Drop {
+                    container: container.clone(),
+                },
+                duration_ms: ctx.settings.drop_ms,
+            },
+            Some(1),
+        ));
+        job_key = Some(adopt_job(
+            ctx,
+            commands,
+            me,
+            border,
+            drop,
+            job,
+            container,
+            receiving_channel,
+            id,
+        ));
+    }
+    let e = commands
+        .spawn((
+            Vehicle {
+                id,
+                serial: vehicle.clone(),
+            },
+            Status {
+                node: border,
+                battery_pct: 100.0,
+                loaded: drop.is_some(),
+                broken: false,
+                link_lost: false,
+                held: false,
+                driving: true,
+                last_report: ctx.now,
+                finished: Default::default(),
+            },
+            Motion {
+                active: Some(ActivePlan {
+                    id: plan_id,
+                    plan: planned.plan,
+                    actions,
+                }),
+                pinned: None,
+                retry_at: None,
+            },
+            Task {
+                job: job_key,
+                crossing: Crossing::Incoming { at: t },
+                ..Task::default()
+            },
+        ))
+        .id();
+    ctx.registry.vehicles.insert(vehicle.clone(), e);
+    ctx.registry.by_id.insert(id, e);
+    Ok(CrossingOutput::Grant {
+        vehicle,
+        at_ms: t,
+        receiving_channel,
+    })
+}
+
+/// The far side's job for a container entering on a vehicle: picked on
+/// the other side, dropped at `drop` here. Returns its key.
+#[allow(clippy::too_many_arguments)]
+fn adopt_job(
+    ctx: &mut PlanCtx,
+    commands: &mut Commands,
+    me: Side,
+    border: NodeIx,
+    drop: NodeIx,
+    job: String,
+    container: String,
+    channel: Channel,
+    vehicle: VehicleId,
+) -> u64 {
+    let key = ctx.registry.next_job;
+    ctx.registry.next_job += 1;
+    let job_entity = commands
+        .spawn(Job {
+            key,
+            id: job.clone(),
+            container: container.clone(),
+            pickup: border,
+            from: me.other(),
+            channel,
+            customs_ms: 0,
+            priority: 0,
+            deadline: None,
+            created: ctx.now,
+            vehicle: Some(vehicle),
+            drop: Some(drop),
+            stops: vec![
+                JobStop {
+                    kind: ActionKind::Pick {
+                        container: container.clone(),
+                    },
+                    nodes: vec![border],
+                    dwell: 0,
+                },
+                JobStop {
+                    kind: ActionKind::Drop { container },
+                    nodes: vec![drop],
+                    dwell: ctx.settings.drop_ms,
+                },
+            ],
+            // Picked on the other side.
+            done: 1,
+            not_before: 0,
+        })
+        .id();
+    ctx.registry.jobs.insert(key, job_entity);
+    ctx.registry.job_ids.insert(job, key);
+    key
 }

@@ -73,6 +73,53 @@ pub struct Task {
     /// The vehicle's job could not be planned, so it went to wait out of
     /// the way at a parking place; it tries its job again from there.
     pub aside: bool,
+    /// Where the vehicle is in a crossing to the other side's territory.
+    pub crossing: Crossing,
+}
+
+/// A vehicle's part in a cross-border handoff, for a core that plans one
+/// side's territory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Crossing {
+    #[default]
+    None,
+    /// Near side: its job crosses; ask the far side for a time at the
+    /// border at `at`, for no earlier than `earliest`. It rests meanwhile.
+    Ask { at: Ms, earliest: Ms },
+    /// Near side: asked; it rests until the answer.
+    Asked,
+    /// Near side: its plan passes the border node at `at`, as granted;
+    /// it is handed over at `commit_at`.
+    Granted { at: Ms, commit_at: Ms },
+    /// Near side: handed over. It drives its released plan to the border
+    /// node, which it passes at `at`, and is no longer commanded here; it
+    /// is forgotten once past and `transferred`.
+    Leaving { at: Ms, transferred: bool },
+    /// Far side: granted, reserved from the border node at `at` on, and
+    /// not yet handed over: not commanded yet.
+    Incoming { at: Ms },
+}
+
+impl Crossing {
+    /// Whether this core may command the vehicle.
+    pub fn commanded(self) -> bool {
+        !matches!(self, Crossing::Leaving { .. } | Crossing::Incoming { .. })
+    }
+
+    /// Whether the vehicle waits for the far side before it may move for
+    /// its job.
+    pub fn waiting(self) -> bool {
+        matches!(self, Crossing::Ask { .. } | Crossing::Asked)
+    }
+}
+
+/// The border nodes of a core that plans one side's territory: where its
+/// vehicles leave it, and where the other side's enter.
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct Borders {
+    pub side: Option<Side>,
+    pub exit: Option<NodeIx>,
+    pub entry: Option<NodeIx>,
 }
 
 /// A container to move.
@@ -131,6 +178,8 @@ pub struct Planning {
 /// Serial number and job id lookups, and id counters.
 #[derive(Resource, Debug, Default)]
 pub struct Registry {
+    /// Every vehicle of the fleet, started here or not, by serial.
+    pub fleet: BTreeMap<String, VehicleId>,
     pub vehicles: BTreeMap<String, Entity>,
     pub by_id: BTreeMap<VehicleId, Entity>,
     pub jobs: BTreeMap<u64, Entity>,
@@ -155,6 +204,8 @@ pub struct Pending {
     pub repair: BTreeMap<VehicleId, String>,
     /// Whether a resource was freed, so waiting vehicles may retry now.
     pub freed: bool,
+    /// Entry requests from the other side, to decide on after dispatch.
+    pub entries: Vec<crate::io::CrossingInput>,
 }
 
 /// Counters the shells export as metrics.
@@ -165,6 +216,9 @@ pub struct Stats {
     pub repairs: u64,
     pub rejected_inputs: u64,
     pub delivered: u64,
+    /// Vehicles handed over to the other side, and adopted from it.
+    pub handed_over: u64,
+    pub adopted: u64,
 }
 
 impl Status {
@@ -179,7 +233,10 @@ impl Status {
 /// move, but is pinned where it stands, or has gone aside for its job and
 /// arrived there. (On its way aside it follows its plan like any other.)
 pub fn waits_for_retry(status: &Status, motion: &Motion, task: &Task, now: Ms) -> bool {
-    !status.immobile() && (motion.pinned.is_some() || task.aside && motion.at_rest(now))
+    !status.immobile()
+        && task.crossing.commanded()
+        && !task.crossing.waiting()
+        && (motion.pinned.is_some() || task.aside && motion.at_rest(now))
 }
 
 impl Motion {

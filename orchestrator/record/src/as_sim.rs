@@ -124,6 +124,8 @@ pub fn to_scenario(recording: &Recording, options: &SimOptions) -> Result<Conver
         },
         jobs: inputs.jobs,
         operator: inputs.operator,
+        // A recording is of one orchestrator.
+        orchestrators: Default::default(),
     };
     scenario
         .validate()

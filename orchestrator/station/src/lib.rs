@@ -216,6 +216,9 @@ impl Station {
             match output {
                 Output::Command(command) => self.master.handle_command(now, &command),
                 Output::Event(event) => self.events.push_back(event),
+                // A station's core is built without a territory (see
+                // `CoreConfig::territory`), so it never hands vehicles over.
+                Output::Crossing(_) => {}
             }
         }
     }
