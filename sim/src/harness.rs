@@ -3,11 +3,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc as Shared;
 
-use borderlane_core::io::{ActionKind, Command, CommandStep, OperatorCommand, VehicleReport};
+use borderlane_core::io::{
+    ActionKind, Command, CommandStep, CrossingInput, CrossingOutput, OperatorCommand, VehicleReport,
+};
 use borderlane_core::{Core, CoreConfig, CoreError, Input, Output};
-use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Step, TimedPlan, VehicleId};
+use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, Step, TimedPlan, VehicleId};
 use sha2::{Digest, Sha256};
 
+use crate::border::{Bus, Desk, LinkModel, LinkStats};
 use crate::scenario::{Battery, Where};
 use crate::vehicle::{Cell, Physics};
 
@@ -16,6 +19,9 @@ use crate::vehicle::{Cell, Physics};
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct LogLine {
     pub t: Ms,
+    /// The side whose core it is, in a run with one core per side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
     #[serde(flatten)]
     pub entry: LogEntry,
 }
@@ -60,6 +66,10 @@ struct SimVehicle {
     link_back_at: Option<Ms>,
     /// What the vehicle actually did.
     trace: Vec<Step>,
+    /// Where the current plan's steps begin in `plan`: the steps before
+    /// are the other side's, up to the border node, when a plan continues
+    /// another (a crossing).
+    offset: usize,
 }
 
 /// What a vehicle went through in a run, beyond its trace.
@@ -84,11 +94,45 @@ pub struct VehicleStats {
     pub charges: u32,
     /// Links lost.
     pub link_losses: u32,
+    /// Times the vehicle reached the end of what it was released to
+    /// while meant to pass on: stopped on the bridge at the border node,
+    /// the other side's orders not there yet.
+    pub border_stops: u32,
 }
 
-/// The core and its simulated vehicles.
+/// The CN side's half of a two-sided run, and the link between the sides.
+pub struct TwoSided {
+    pub cn: Core,
+    cn_timeout: Option<Ms>,
+    /// The VN and CN desks, in side-index order.
+    desks: [Desk; 2],
+    bus: Bus,
+    /// The harness's own ledger of who commands each vehicle (side index),
+    /// kept from the protocol's commits and adoptions alone: `None` while
+    /// a handover is in flight.
+    controller: BTreeMap<String, Option<usize>>,
+    /// The side each scheduled job was given to, for operator commands.
+    job_side: BTreeMap<String, usize>,
+    /// Commands to a vehicle from a side that did not command it.
+    pub ownership_violations: u64,
+}
+
+/// The side index of a side: VN is 0, CN is 1.
+fn ix(side: Side) -> usize {
+    match side {
+        Side::Vn => 0,
+        Side::Cn => 1,
+    }
+}
+
+const SIDES: [Side; 2] = [Side::Vn, Side::Cn];
+
+/// The core (one for the whole lane, or the VN side's in a two-sided run)
+/// and its simulated vehicles.
 pub struct Harness {
     pub core: Core,
+    /// The CN side's core and the link, in a run with one core per side.
+    pub two: Option<Box<TwoSided>>,
     map: Shared<LaneMap>,
     physics: Physics,
     battery: Battery,
@@ -146,6 +190,7 @@ impl Harness {
                         depart: NEVER,
                         stops: true,
                     }],
+                    offset: 0,
                 }
             })
             .collect::<Vec<SimVehicle>>();
@@ -158,6 +203,7 @@ impl Harness {
             .collect();
         Ok(Harness {
             core,
+            two: None,
             map,
             physics,
             battery: Battery::default(),
@@ -172,6 +218,124 @@ impl Harness {
             digest: Sha256::new(),
             timeout,
         })
+    }
+
+    /// A run with one core per side, each planning its own territory and
+    /// handing vehicles over at the border node through the handoff
+    /// protocol, over a link that behaves as `link` says (its random draws
+    /// seeded by `seed`). Every vehicle of `config.fleet` starts with the
+    /// side it starts on.
+    pub fn two_sided(
+        map: Shared<LaneMap>,
+        config: CoreConfig,
+        link: LinkModel,
+        seed: u64,
+    ) -> Result<Harness, CoreError> {
+        let vn = CoreConfig {
+            territory: Some(Side::Vn),
+            ..config.clone()
+        };
+        let cn = CoreConfig {
+            territory: Some(Side::Cn),
+            ..config
+        };
+        let mut h = Harness::new(Shared::clone(&map), vn)?;
+        let mut cn = Core::new(Shared::clone(&map), cn)?;
+        let cn_timeout = cn.poll_timeout();
+        let border = |from: Side| {
+            map.node_ixs()
+                .find(|&n| {
+                    map.node(n).kind == NodeKind::Border
+                        && map
+                            .in_arcs(n)
+                            .iter()
+                            .any(|&a| map.node(map.arc(a).from).side == Some(from))
+                })
+                .map(|n| map.node(n).id.clone())
+                .unwrap_or_default()
+        };
+        let controller = h
+            .vehicles
+            .iter()
+            .map(|v| (v.serial.clone(), Some(ix(map.side_of(v.node)))))
+            .collect();
+        h.two = Some(Box::new(TwoSided {
+            cn,
+            cn_timeout,
+            desks: [
+                Desk::new(Side::Vn, &border(Side::Vn)),
+                Desk::new(Side::Cn, &border(Side::Cn)),
+            ],
+            bus: Bus::new(link, seed),
+            controller,
+            job_side: BTreeMap::new(),
+            ownership_violations: 0,
+        }));
+        Ok(h)
+    }
+
+    /// The cores of the run: one, or VN's and CN's.
+    pub fn cores_mut(&mut self) -> Vec<&mut Core> {
+        match self.two.as_deref_mut() {
+            Some(two) => vec![&mut self.core, &mut two.cn],
+            None => vec![&mut self.core],
+        }
+    }
+
+    /// Jobs still open, on every side.
+    pub fn open_jobs(&mut self) -> usize {
+        self.cores_mut().into_iter().map(|c| c.open_jobs()).sum()
+    }
+
+    /// Every committed plan, a crossing's two halves joined at the border
+    /// node where one side's plan ends and the other's begins, so that the
+    /// verifier sees each vehicle's plan whole. A half that joins nothing
+    /// stays as it is, and the verifier finds it does not end at rest.
+    pub fn plans(&mut self) -> Vec<TimedPlan> {
+        let plans: Vec<TimedPlan> = self
+            .cores_mut()
+            .into_iter()
+            .flat_map(|c| c.plans())
+            .collect();
+        let (open, mut whole): (Vec<TimedPlan>, Vec<TimedPlan>) = plans
+            .into_iter()
+            .partition(|p| p.steps.last().is_some_and(|e| e.depart != NEVER));
+        for p in open {
+            let Some(&end) = p.steps.last() else { continue };
+            let next = whole.iter().position(|q| {
+                q.vehicle == p.vehicle
+                    && q.steps
+                        .first()
+                        .is_some_and(|f| f.node == end.node && f.arrive == end.arrive)
+            });
+            match next {
+                Some(k) => {
+                    let q = &whole[k];
+                    let mut steps = p.steps;
+                    if let Some(last) = steps.last_mut() {
+                        last.depart = q.steps[0].depart;
+                    }
+                    steps.extend(q.steps.iter().skip(1).copied());
+                    whole[k] = TimedPlan {
+                        vehicle: p.vehicle,
+                        steps,
+                    };
+                }
+                None => whole.push(p),
+            }
+        }
+        whole.sort_by_key(|p| p.vehicle);
+        whole
+    }
+
+    /// What crossed the link between the sides, in a two-sided run.
+    pub fn link_stats(&self) -> Option<LinkStats> {
+        self.two.as_ref().map(|t| t.bus.stats)
+    }
+
+    /// Commands from a side that did not command the vehicle.
+    pub fn ownership_violations(&self) -> u64 {
+        self.two.as_ref().map_or(0, |t| t.ownership_violations)
     }
 
     /// Keep the log lines in memory (on by default); the digest is kept
@@ -287,8 +451,13 @@ impl Harness {
             .all(|v| v.plan.last().is_none_or(|s| s.step.arrive <= self.now))
     }
 
-    fn record(&mut self, entry: LogEntry) {
-        let line = LogLine { t: self.now, entry };
+    fn record(&mut self, side: usize, entry: LogEntry) {
+        let side = self.two.is_some().then_some(SIDES[side]);
+        let line = LogLine {
+            t: self.now,
+            side,
+            entry,
+        };
         let json = serde_json::to_string(&line).unwrap_or_default();
         self.digest.update(json.as_bytes());
         self.digest.update(b"\n");
@@ -298,9 +467,6 @@ impl Harness {
     }
 
     fn give(&mut self, input: Input) {
-        self.record(LogEntry::In {
-            input: input.clone(),
-        });
         // The shell sees the operator's commands too: a place out of
         // service charges nobody.
         let outage = match &input {
@@ -319,8 +485,14 @@ impl Harness {
                 self.blocked.remove(&n);
             }
         }
-        self.core.handle(self.now, input);
-        self.drain();
+        match self.route(&input).as_slice() {
+            [only] => self.give_to(*only, input),
+            sides => {
+                for &side in sides {
+                    self.give_to(side, input.clone());
+                }
+            }
+        }
         if outage.is_some() {
             for i in 0..self.vehicles.len() {
                 self.update_charging(i);
@@ -349,20 +521,145 @@ impl Harness {
         }
     }
 
-    fn drain(&mut self) {
-        self.timeout = self.core.poll_timeout();
-        while let Some(out) = self.core.poll_output() {
-            self.record(LogEntry::Out {
-                output: out.clone(),
-            });
-            if let Output::Command(cmd) = out {
-                self.apply(cmd);
+    /// The core (side index) an input goes to: the only core, or in a
+    /// two-sided run the side it concerns (a job's pickup, a node's side,
+    /// the side that commands a vehicle), or both for the whole lane.
+    fn route(&mut self, input: &Input) -> Vec<usize> {
+        let Some(two) = self.two.as_deref_mut() else {
+            return vec![0];
+        };
+        let map = &self.map;
+        let node_side = |node: &str| {
+            map.node_by_id(node)
+                .and_then(|n| map.node(n).side)
+                .map_or(vec![0, 1], |s| vec![ix(s)])
+        };
+        let vehicle_side = |two: &TwoSided, vehicle: &str| match two.controller.get(vehicle) {
+            Some(Some(side)) => vec![*side],
+            // In flight, or unknown: the side it was handed over from
+            // still watches it; an unknown one is refused there.
+            _ => self
+                .vehicles
+                .iter()
+                .find(|v| v.serial == vehicle)
+                .map_or(vec![0], |v| vec![ix(map.side_of(v.node))]),
+        };
+        match input {
+            Input::Job(job) => {
+                let sides = node_side(&job.pickup);
+                two.job_side.insert(job.id.clone(), sides[0]);
+                sides[..1].to_vec()
+            }
+            Input::State(r) => vehicle_side(two, &r.vehicle),
+            Input::Operator(cmd) => match cmd {
+                OperatorCommand::BlockPlace { node } | OperatorCommand::UnblockPlace { node } => {
+                    node_side(node)
+                }
+                OperatorCommand::PauseLane | OperatorCommand::ResumeLane => vec![0, 1],
+                OperatorCommand::CancelJob { job } | OperatorCommand::Reprioritise { job, .. } => {
+                    two.job_side.get(job).map_or(vec![0, 1], |&s| vec![s])
+                }
+                OperatorCommand::PauseVehicle { vehicle }
+                | OperatorCommand::ResumeVehicle { vehicle }
+                | OperatorCommand::SendToCharger { vehicle }
+                | OperatorCommand::SendToParking { vehicle } => vehicle_side(two, vehicle),
+            },
+            Input::Crossing(_) => vec![0],
+        }
+    }
+
+    fn core_at(&mut self, side: usize) -> &mut Core {
+        match self.two.as_deref_mut() {
+            Some(two) if side == 1 => &mut two.cn,
+            _ => &mut self.core,
+        }
+    }
+
+    fn give_to(&mut self, side: usize, input: Input) {
+        self.record(
+            side,
+            LogEntry::In {
+                input: input.clone(),
+            },
+        );
+        let now = self.now;
+        self.core_at(side).handle(now, input);
+        self.drain(side);
+    }
+
+    fn drain(&mut self, side: usize) {
+        let timeout = self.core_at(side).poll_timeout();
+        match self.two.as_deref_mut() {
+            Some(two) if side == 1 => two.cn_timeout = timeout,
+            _ => self.timeout = timeout,
+        }
+        while let Some(out) = self.core_at(side).poll_output() {
+            self.record(
+                side,
+                LogEntry::Out {
+                    output: out.clone(),
+                },
+            );
+            match out {
+                Output::Command(cmd) => self.apply(side, cmd),
+                Output::Crossing(c) => self.cross(side, c),
+                Output::Event(_) => {}
             }
         }
     }
 
-    fn apply(&mut self, cmd: Command) {
+    /// Hands a core's crossing step to its side's desk, then moves on what
+    /// the desk produced.
+    fn cross(&mut self, side: usize, c: CrossingOutput) {
+        let now = self.now;
+        let Some(two) = self.two.as_deref_mut() else {
+            return;
+        };
+        if let CrossingOutput::Commit { vehicle, .. } = &c {
+            // Handed over: nobody commands it until the far side adopts it.
+            two.controller.insert(vehicle.clone(), None);
+        }
+        if two.desks[side].call(now, c).is_err() {
+            two.bus.stats.protocol_errors += 1;
+        }
+        self.flush(side);
+    }
+
+    /// Sends what a desk has to send and gives its core what it must be
+    /// told.
+    fn flush(&mut self, side: usize) {
+        let now = self.now;
+        let Some(two) = self.two.as_deref_mut() else {
+            return;
+        };
+        for bytes in two.desks[side].transmit() {
+            two.bus.send(now, 1 - side, bytes);
+        }
+        let effects = two.desks[side].effects();
+        for input in &effects {
+            if let CrossingInput::Adopted { vehicle } = input {
+                two.controller.insert(vehicle.clone(), Some(side));
+            }
+        }
+        for input in effects {
+            self.give_to(side, Input::Crossing(input));
+        }
+    }
+
+    fn apply(&mut self, side: usize, cmd: Command) {
         let map = Shared::clone(&self.map);
+        if let Some(two) = self.two.as_deref_mut() {
+            let vehicle = match &cmd {
+                Command::Drive { vehicle, .. }
+                | Command::Pause { vehicle }
+                | Command::Resume { vehicle } => vehicle,
+            };
+            if two.controller.get(vehicle) != Some(&Some(side)) {
+                // Only the side that commands a vehicle may write to it.
+                two.ownership_violations += 1;
+                return;
+            }
+        }
         match cmd {
             Command::Drive {
                 vehicle,
@@ -381,6 +678,20 @@ impl Harness {
                 let mut resolved: Vec<Resolved> = steps.iter().map(|s| resolve(&map, s)).collect();
                 let v = &mut self.vehicles[i];
                 self.stats[i].late_steps += drive(&self.physics, &mut resolved, v.loaded, now);
+                if let Some(k) = continues_at(v, &resolved, now) {
+                    // The other side's orders continue the plan at the
+                    // border node ahead, without a stop.
+                    stitch_trace(&mut v.trace, &resolved);
+                    v.plan.truncate(k + 1);
+                    v.plan[k].step.depart = resolved[0].step.depart;
+                    v.plan[k].step.stops = resolved[0].step.stops;
+                    v.plan.extend(resolved.into_iter().skip(1));
+                    v.offset = k;
+                    v.plan_id = Some(plan_id);
+                    v.finished.clear();
+                    return;
+                }
+                v.offset = 0;
                 splice_trace(&mut v.trace, &resolved, now);
                 v.plan_id = Some(plan_id);
                 v.plan = resolved;
@@ -417,7 +728,7 @@ impl Harness {
         let r = VehicleReport {
             vehicle: v.serial.clone(),
             plan_id: v.plan_id,
-            last_step: v.reached,
+            last_step: v.reached.and_then(|r| r.checked_sub(v.offset)),
             last_node: self.map.node(v.node).id.clone(),
             driving: false,
             battery_pct: v.cell.pct(&self.battery, self.now),
@@ -495,6 +806,21 @@ impl Harness {
             if let Some(t) = self.timeout {
                 consider(t, 2, 0);
             }
+            // In a two-sided run: the CN core's timeout, then the desks'
+            // (VN, CN), then the link's next arrival.
+            if let Some(two) = self.two.as_deref() {
+                if let Some(t) = two.cn_timeout {
+                    consider(t, 2, 1);
+                }
+                for (d, desk) in two.desks.iter().enumerate() {
+                    if let Some(t) = desk.handoffs.poll_timeout() {
+                        consider(t, 3, d);
+                    }
+                }
+                if let Some(t) = two.bus.next_arrival() {
+                    consider(t, 4, 0);
+                }
+            }
             let Some((t, kind, i)) = best else { break };
             if t > end {
                 break;
@@ -513,13 +839,38 @@ impl Harness {
                         .expect("event found");
                     self.vehicle_event(i, e);
                 }
-                _ => {
-                    self.core.handle_timeout(self.now);
-                    self.drain();
+                2 => {
+                    let now = self.now;
+                    self.core_at(i).handle_timeout(now);
+                    self.drain(i);
                 }
+                3 => {
+                    let now = self.now;
+                    if let Some(two) = self.two.as_deref_mut() {
+                        two.desks[i].handoffs.handle_timeout(now);
+                    }
+                    self.flush(i);
+                }
+                _ => self.deliver(),
             }
         }
         self.now = self.now.max(end);
+    }
+
+    /// Delivers the next message on the link to its side's desk.
+    fn deliver(&mut self) {
+        let now = self.now;
+        let Some(two) = self.two.as_deref_mut() else {
+            return;
+        };
+        let Some((to, bytes)) = two.bus.pop() else {
+            return;
+        };
+        match two.desks[to].receive(now, &bytes) {
+            Ok(()) => two.bus.stats.delivered += 1,
+            Err(_) => two.bus.stats.rejected += 1,
+        }
+        self.flush(to);
     }
 
     fn vehicle_event(&mut self, i: usize, e: VehicleEvent) {
@@ -555,6 +906,22 @@ impl Harness {
                 v.node = s.node;
                 v.reached = Some(k);
                 let last = k + 1 == v.plan.len();
+                if last && s.depart != NEVER {
+                    // Released only this far, and meant to pass on: it
+                    // stops here until it has orders beyond.
+                    v.plan[k].step.depart = NEVER;
+                    v.plan[k].step.stops = true;
+                    if let Some(t) = v
+                        .trace
+                        .iter_mut()
+                        .rev()
+                        .find(|t| t.node == s.node && t.arrive == s.arrive)
+                    {
+                        t.depart = NEVER;
+                        t.stops = true;
+                    }
+                    self.stats[i].border_stops += 1;
+                }
                 let mut must_report = s.stops || last || v.plan[k].action.is_some();
                 let kind = map.node(s.node).kind;
                 let on_bridge = !kind.may_wait();
@@ -692,6 +1059,37 @@ fn resolve(map: &LaneMap, s: &CommandStep) -> Resolved {
             .action
             .as_ref()
             .map(|a| (a.id, a.kind.clone(), a.duration_ms)),
+    }
+}
+
+/// Where a new plan continues the vehicle's current one: its first step is
+/// a step of the current plan not yet reached (the border node, at the same
+/// time), so the vehicle drives on through it.
+fn continues_at(v: &SimVehicle, plan: &[Resolved], now: Ms) -> Option<usize> {
+    let first = plan.first()?.step;
+    if first.arc.is_some() || first.arrive <= now {
+        return None;
+    }
+    let next = v.reached.map_or(0, |r| r + 1);
+    (next..v.plan.len()).find(|&k| {
+        let s = v.plan[k].step;
+        s.node == first.node && s.arrive == first.arrive && s.depart != NEVER
+    })
+}
+
+/// Joins a continuing plan onto the trace at its first step.
+fn stitch_trace(trace: &mut Vec<Step>, plan: &[Resolved]) {
+    let Some(first) = plan.first().map(|r| r.step) else {
+        return;
+    };
+    if let Some(at) = trace
+        .iter()
+        .rposition(|t| t.node == first.node && t.arrive == first.arrive)
+    {
+        trace.truncate(at + 1);
+        trace[at].depart = first.depart;
+        trace[at].stops = first.stops;
+        trace.extend(plan.iter().skip(1).map(|r| r.step));
     }
 }
 

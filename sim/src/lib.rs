@@ -7,6 +7,7 @@
 //! timed inputs (jobs, operator commands, faults), and a record of what every
 //! vehicle did, for the independent verifier.
 
+pub mod border;
 pub mod charts;
 mod harness;
 pub mod run;
@@ -14,4 +15,4 @@ pub mod scenario;
 pub mod sweep;
 pub mod vehicle;
 
-pub use harness::{Harness, LogEntry, LogLine, VehicleStats};
+pub use harness::{Harness, LogEntry, LogLine, TwoSided, VehicleStats};

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use borderlane_core::io::{Channel, Event, JobRequest, OperatorCommand};
+use borderlane_core::world::Stats;
 use borderlane_core::{CoreConfig, Input, Output, VehicleSpec};
 use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, TimedPlan, ZoneKind};
 use borderlane_verify::Verifier;
@@ -98,6 +99,12 @@ pub struct Report {
     /// Vehicles held without a plan while containers are still open at the
     /// end of the run; 0 when the fleet is at rest or still working.
     pub deadlocks: usize,
+    /// Commands to a vehicle from an orchestrator that did not command it
+    /// at the time (two orchestrators only): must be 0.
+    pub ownership_violations: u64,
+    /// The handoffs between the two orchestrators, when there are two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoffs: Option<HandoffReport>,
     pub breakdowns: usize,
     /// Links lost (and regained).
     pub link_losses: u32,
@@ -115,6 +122,27 @@ pub struct Report {
     pub wall_seconds: f64,
     /// The SHA-256 of the whole event log.
     pub event_log_sha256: String,
+}
+
+/// What the two orchestrators said to each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HandoffReport {
+    /// Vehicles handed over to the other side, and adopted from it.
+    pub handed_over: u64,
+    pub adopted: u64,
+    /// Times a vehicle reached the border node before the far side's
+    /// orders reached it, and stopped there.
+    pub border_stops: u32,
+    /// Messages sent, lost, duplicated, cut off by a partition, delivered,
+    /// and refused by the receiving gate.
+    pub messages_sent: u64,
+    pub messages_lost: u64,
+    pub messages_duplicated: u64,
+    pub messages_partitioned: u64,
+    pub messages_delivered: u64,
+    pub messages_rejected: u64,
+    /// Protocol calls the state machines refused.
+    pub protocol_errors: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,9 +177,10 @@ pub struct Percentiles {
 }
 
 impl Report {
-    /// Whether a safety invariant broke: a conflict or a lost container.
+    /// Whether a safety invariant broke: a conflict, a lost container, or
+    /// a vehicle commanded by a side that did not command it.
     pub fn unsafe_run(&self) -> bool {
-        self.conflicts > 0 || self.jobs_lost > 0
+        self.conflicts > 0 || self.jobs_lost > 0 || self.ownership_violations > 0
     }
 
     /// A few lines for a person.
@@ -173,6 +202,7 @@ impl Report {
              safety: {} conflicts, smallest headway {}\n\
              faults: {} breakdowns, {} links lost, {} outages, {} plan repairs, {} plan failures, \
              {} deadlocked vehicles\n\
+             {}\
              simulated {:.1} h in {:.1} s; event log sha256 {}\n",
             self.scenario,
             self.seed,
@@ -208,6 +238,17 @@ impl Report {
             self.repairs,
             self.plan_failures,
             self.deadlocks,
+            self.handoffs.map_or(String::new(), |h| format!(
+                "handoffs: {} vehicles handed over, {} border stops, {} ownership violations; \
+                 {} messages sent, {} lost, {} cut off, {} refused by the gate\n",
+                h.handed_over,
+                h.border_stops,
+                self.ownership_violations,
+                h.messages_sent,
+                h.messages_lost,
+                h.messages_partitioned,
+                h.messages_rejected,
+            )),
             self.sim_seconds / 3_600.0,
             self.wall_seconds,
             self.event_log_sha256,
@@ -566,8 +607,17 @@ pub fn run_with(
     let rules = config.rules;
     let fleet_serials: Vec<String> = config.fleet.iter().map(|v| v.serial.clone()).collect();
     let drawn = draw(s, &map, seed, days)?;
-    let mut h = Harness::new(Arc::clone(&map), config)
-        .map_err(|e| ScenarioError::Invalid(format!("fleet: {e}")))?;
+    let built = if s.orchestrators.split {
+        Harness::two_sided(
+            Arc::clone(&map),
+            config,
+            s.orchestrators.link(&s.faults),
+            seed,
+        )
+    } else {
+        Harness::new(Arc::clone(&map), config)
+    };
+    let mut h = built.map_err(|e| ScenarioError::Invalid(format!("fleet: {e}")))?;
     h.set_battery(s.battery.clone(), &drawn.battery_pct);
     for (i, o) in s.faults.outage.iter().enumerate() {
         if map.node_by_id(&o.node).is_none() {
@@ -627,28 +677,45 @@ pub fn run_with(
         t = (t + HOUR).min(end);
         advance(&mut h, t);
     }
-    while t < end + DRAIN_MS && h.core.open_jobs() > 0 {
+    while t < end + DRAIN_MS && h.open_jobs() > 0 {
         t += DRAIN_STEP_MS;
         advance(&mut h, t);
     }
 
     let verifier = Verifier::new(&map, rules);
-    let plans = verifier.check_plans(&h.core.plans());
+    let plans = verifier.check_plans(&h.plans());
     let trace = verifier.check_trace(&h.trace());
     let malformed = trace.count("malformed");
     let conflicts = plans.violations.len() + trace.violations.len() - malformed;
-    let open = h.core.open_jobs();
-    let snapshot = h.core.snapshot();
+    let open = h.open_jobs();
     let deadlocks = if open > 0 {
-        snapshot
-            .vehicles
-            .iter()
-            .filter(|v| v.state == "held")
-            .count()
+        h.cores_mut()
+            .into_iter()
+            .map(|c| {
+                c.snapshot()
+                    .vehicles
+                    .iter()
+                    .filter(|v| v.state == "held")
+                    .count()
+            })
+            .sum()
     } else {
         0
     };
-    let stats = h.core.stats();
+    let stats = h
+        .cores_mut()
+        .into_iter()
+        .map(|c| c.stats())
+        .fold(Stats::default(), |a, b| Stats {
+            plans: a.plans + b.plans,
+            plan_failures: a.plan_failures + b.plan_failures,
+            repairs: a.repairs + b.repairs,
+            rejected_inputs: a.rejected_inputs + b.rejected_inputs,
+            delivered: a.delivered + b.delivered,
+            handed_over: a.handed_over + b.handed_over,
+            adopted: a.adopted + b.adopted,
+        });
+    let link = h.link_stats();
     let sim_ms = h.now();
     tally.close(sim_ms);
     let traced = Traced::read(&map, &h.trace(), &fleet_serials, &tally.deliveries, sim_ms);
@@ -721,6 +788,19 @@ pub fn run_with(
         open_jobs: open,
         jobs_unfinished: open,
         deadlocks,
+        ownership_violations: h.ownership_violations(),
+        handoffs: link.map(|l| HandoffReport {
+            handed_over: stats.handed_over,
+            adopted: stats.adopted,
+            border_stops: vstats.iter().map(|v| v.border_stops).sum(),
+            messages_sent: l.sent,
+            messages_lost: l.lost,
+            messages_duplicated: l.duplicated,
+            messages_partitioned: l.partitioned,
+            messages_delivered: l.delivered,
+            messages_rejected: l.rejected,
+            protocol_errors: l.protocol_errors,
+        }),
         breakdowns: tally.breakdowns,
         link_losses: vstats.iter().map(|v| v.link_losses).sum(),
         commands_while_lost: vstats.iter().map(|v| v.commands_while_lost).sum(),

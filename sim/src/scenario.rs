@@ -20,6 +20,8 @@ use borderlane_core::io::{Channel, JobRequest, OperatorCommand};
 use borderlane_model::Ms;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::border::LinkModel;
+
 /// A whole scenario, as written in its file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +61,61 @@ pub struct Scenario {
     /// Operator commands at set times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operator: Vec<Operator>,
+    /// One orchestrator for the whole lane, or one per side.
+    #[serde(default)]
+    pub orchestrators: Orchestrators,
+}
+
+/// How the lane is controlled: by one orchestrator, or by a VN and a CN
+/// orchestrator, each planning its own territory and handing vehicles over
+/// at the border through the handoff protocol, over a link between them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Orchestrators {
+    /// One orchestrator per side.
+    pub split: bool,
+    /// The time a handoff message takes between the sides, ms.
+    pub latency_ms: u64,
+    /// A random extra delay of up to this much, ms (messages may overtake
+    /// one another).
+    pub jitter_ms: u64,
+    /// The chance that a handoff message is lost.
+    pub loss: f64,
+    /// The chance that a handoff message arrives twice.
+    pub duplicate: f64,
+}
+
+impl Default for Orchestrators {
+    fn default() -> Orchestrators {
+        let link = LinkModel::default();
+        Orchestrators {
+            split: false,
+            latency_ms: link.latency_ms,
+            jitter_ms: link.jitter_ms,
+            loss: link.loss,
+            duplicate: link.duplicate,
+        }
+    }
+}
+
+impl Orchestrators {
+    /// The link between the sides, with the partitions of `faults`.
+    pub fn link(&self, faults: &Faults) -> LinkModel {
+        LinkModel {
+            latency_ms: self.latency_ms,
+            jitter_ms: self.jitter_ms,
+            loss: self.loss,
+            duplicate: self.duplicate,
+            partitions: faults
+                .partition
+                .iter()
+                .map(|p| {
+                    let at = (p.at_s * 1000.0) as u64;
+                    (at, at + (p.for_s * 1000.0) as u64)
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -352,6 +409,18 @@ pub struct Faults {
     /// set times.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outage: Vec<Outage>,
+    /// The link between the two orchestrators cut from `at_s` for `for_s`
+    /// (with `orchestrators.split`): no handoff message crosses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition: Vec<Partition>,
+}
+
+/// The cross-border link is partitioned from `at_s` for `for_s`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub at_s: f64,
+    pub for_s: f64,
 }
 
 /// Where a breakdown happens.
@@ -416,6 +485,7 @@ impl Default for Faults {
             random_link_loss_mtbf_h: None,
             random_link_loss_s: default_random_link_loss_s(),
             outage: Vec::new(),
+            partition: Vec::new(),
         }
     }
 }
@@ -636,6 +706,19 @@ impl Scenario {
             at_least(&format!("faults.outage[{i}].at_s"), o.at_s, 0.0)?;
             above(&format!("faults.outage[{i}].for_s"), o.for_s)?;
         }
+        for (i, p) in f.partition.iter().enumerate() {
+            at_least(&format!("faults.partition[{i}].at_s"), p.at_s, 0.0)?;
+            above(&format!("faults.partition[{i}].for_s"), p.for_s)?;
+        }
+        if !f.partition.is_empty() && !self.orchestrators.split {
+            return bad(
+                "faults.partition needs orchestrators.split = true: one orchestrator has no link to cut"
+                    .into(),
+            );
+        }
+        let o = &self.orchestrators;
+        within("orchestrators.loss", o.loss, 0.0, 1.0)?;
+        within("orchestrators.duplicate", o.duplicate, 0.0, 1.0)?;
         Ok(())
     }
 
