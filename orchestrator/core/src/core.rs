@@ -152,6 +152,7 @@ impl Core {
                         driving: false,
                         last_report: 0,
                         finished: Default::default(),
+                        following: None,
                     },
                     Motion {
                         active: None,
@@ -241,7 +242,7 @@ impl Core {
                 Crossing::Leaving {
                     at,
                     transferred: true,
-                } => next = next.min(at.saturating_add(self.headway()).max(now + 1)),
+                } if !s.broken => next = next.min(at.saturating_add(self.headway()).max(now + 1)),
                 _ => {}
             }
             // The same vehicles `retry_waiting` retries.

@@ -133,6 +133,7 @@ fn on_report(
     status.link_lost = r.link_lost;
     status.driving = r.driving;
     status.last_report = now;
+    status.following = r.plan_id;
     let current = motion.active.as_ref().map(|a| a.id);
     if r.plan_id.is_some() && r.plan_id == current {
         status.finished.extend(r.finished_actions.iter().copied());
@@ -1126,7 +1127,9 @@ pub fn plan_vehicle(
         Start::AtNode { node, .. } => node,
         Start::OnArc { arc, .. } => ctx.map.arc(arc).to,
     };
-    let side = ctx.map.side_of(here);
+    // A core of one territory keeps its vehicles there, even one that
+    // stands short of the border after it was handed over.
+    let side = ctx.borders.side.unwrap_or_else(|| ctx.map.side_of(here));
     // A vehicle waiting for the far side's answer rests meanwhile.
     let job = task
         .job
@@ -1895,6 +1898,29 @@ pub fn step_crossings(
                 p.out.0.push_back(Output::Crossing(request));
                 task.crossing = Crossing::Asked;
             }
+            Crossing::Granted { commit_at, .. }
+                if commit_at <= now
+                    && (status.immobile()
+                        || status.following != motion.active.as_ref().map(|a| a.id)) =>
+            {
+                // The vehicle has not taken the plan that would carry it
+                // across (its link was lost before the order reached it),
+                // or cannot go on now (broken, out of touch, held): it
+                // stays with this side, and the slot goes back.
+                p.out
+                    .0
+                    .push_back(Output::Crossing(CrossingOutput::Withdraw {
+                        vehicle: veh.serial.clone(),
+                        reason: format!("{} cannot go on to the border", veh.serial),
+                    }));
+                task.crossing = Crossing::Ask {
+                    at: now + p.settings.0.retry_ms,
+                    earliest: now,
+                };
+                pending
+                    .repair
+                    .insert(veh.id, format!("{} cannot go on to the border", veh.serial));
+            }
             Crossing::Granted { at, commit_at } if commit_at <= now => {
                 p.out.0.push_back(Output::Crossing(CrossingOutput::Commit {
                     vehicle: veh.serial.clone(),
@@ -1908,8 +1934,11 @@ pub fn step_crossings(
             Crossing::Leaving {
                 at,
                 transferred: true,
-            } if at.saturating_add(headway) <= now => {
+            } if at.saturating_add(headway) <= now && !status.broken => {
                 // Past the border and the other side's: forgotten here.
+                // (One that broke down before the border keeps its place
+                // here until it is repaired.)
+                p.planning.table.release(veh.id);
                 if let Some(&e) = p.registry.vehicles.get(&veh.serial) {
                     commands.entity(e).despawn();
                 }
@@ -2184,6 +2213,7 @@ fn decide_entry(
                 driving: true,
                 last_report: ctx.now,
                 finished: Default::default(),
+                following: None,
             },
             Motion {
                 active: Some(ActivePlan {

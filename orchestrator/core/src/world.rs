@@ -36,6 +36,8 @@ pub struct Status {
     pub last_report: Ms,
     /// Finished action ids reported for the current plan.
     pub finished: BTreeSet<u64>,
+    /// The plan the vehicle last reported it follows.
+    pub following: Option<u64>,
 }
 
 /// The vehicle's committed motion.
