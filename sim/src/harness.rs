@@ -64,6 +64,8 @@ struct SimVehicle {
     link_losses: Vec<(Ms, Ms)>,
     /// When a lost link comes back.
     link_back_at: Option<Ms>,
+    /// When the state it sends on taking an order reaches the core.
+    report_at: Option<Ms>,
     /// What the vehicle actually did.
     trace: Vec<Step>,
     /// Where the current plan's steps begin in `plan`: the steps before
@@ -113,6 +115,11 @@ pub struct TwoSided {
     controller: BTreeMap<String, Option<usize>>,
     /// The side each scheduled job was given to, for operator commands.
     job_side: BTreeMap<String, usize>,
+    /// Vehicles handed over but not yet past the border, and the side that
+    /// handed them over: it still reads their state (it may not command
+    /// them), so that one breaking down before the border stays in its
+    /// reservation table.
+    watched: BTreeMap<String, usize>,
     /// Commands to a vehicle from a side that did not command it.
     pub ownership_violations: u64,
 }
@@ -126,6 +133,10 @@ fn ix(side: Side) -> usize {
 }
 
 const SIDES: [Side; 2] = [Side::Vn, Side::Cn];
+
+/// How long after taking an order a vehicle's state reaching the core
+/// says so.
+const ORDER_REPORT_MS: Ms = 100;
 
 /// The core (one for the whole lane, or the VN side's in a two-sided run)
 /// and its simulated vehicles.
@@ -182,6 +193,7 @@ impl Harness {
                     repair_at: None,
                     link_losses: Vec::new(),
                     link_back_at: None,
+                    report_at: None,
                     trace: vec![Step {
                         node,
                         arc: None,
@@ -269,6 +281,7 @@ impl Harness {
             bus: Bus::new(link, seed),
             controller,
             job_side: BTreeMap::new(),
+            watched: BTreeMap::new(),
             ownership_violations: 0,
         }));
         Ok(h)
@@ -550,7 +563,20 @@ impl Harness {
                 two.job_side.insert(job.id.clone(), sides[0]);
                 sides[..1].to_vec()
             }
-            Input::State(r) => vehicle_side(two, &r.vehicle),
+            Input::State(r) => {
+                let mut sides = vehicle_side(two, &r.vehicle);
+                if let Some(&near) = two.watched.get(&r.vehicle) {
+                    let here = map.node_by_id(&r.last_node).map(|n| ix(map.side_of(n)));
+                    if here == Some(near) {
+                        if !sides.contains(&near) {
+                            sides.push(near);
+                        }
+                    } else {
+                        two.watched.remove(&r.vehicle);
+                    }
+                }
+                sides
+            }
             Input::Operator(cmd) => match cmd {
                 OperatorCommand::BlockPlace { node } | OperatorCommand::UnblockPlace { node } => {
                     node_side(node)
@@ -618,6 +644,7 @@ impl Harness {
         if let CrossingOutput::Commit { vehicle, .. } = &c {
             // Handed over: nobody commands it until the far side adopts it.
             two.controller.insert(vehicle.clone(), None);
+            two.watched.insert(vehicle.clone(), side);
         }
         if two.desks[side].call(now, c).is_err() {
             two.bus.stats.protocol_errors += 1;
@@ -689,6 +716,8 @@ impl Harness {
                     v.offset = k;
                     v.plan_id = Some(plan_id);
                     v.finished.clear();
+                    // A vehicle reports its state when it takes an order.
+                    v.report_at = Some(now + ORDER_REPORT_MS);
                     return;
                 }
                 v.offset = 0;
@@ -705,6 +734,7 @@ impl Harness {
                     None
                 };
                 self.update_charging(i);
+                self.vehicles[i].report_at = Some(now + ORDER_REPORT_MS);
             }
             Command::Pause { vehicle } => {
                 let now = self.now;
@@ -730,7 +760,13 @@ impl Harness {
             plan_id: v.plan_id,
             last_step: v.reached.and_then(|r| r.checked_sub(v.offset)),
             last_node: self.map.node(v.node).id.clone(),
-            driving: false,
+            // Between two nodes of its plan (it reports at nodes, and when
+            // it takes an order, which may come while it drives).
+            driving: !v.paused
+                && match v.reached {
+                    Some(k) => k + 1 < v.plan.len() && v.plan[k].step.depart < self.now,
+                    None => v.plan.first().is_some_and(|s| s.step.arrive > self.now),
+                },
             battery_pct: v.cell.pct(&self.battery, self.now),
             loaded: v.loaded,
             broken: v.broken,
@@ -742,6 +778,17 @@ impl Harness {
 
     /// The next thing that happens to vehicle `i`, and when.
     fn next_vehicle_event(&self, i: usize) -> Option<(Ms, VehicleEvent)> {
+        let next = self.next_motion_event(i);
+        match self.vehicles[i].report_at {
+            Some(t) if next.as_ref().is_none_or(|(n, _)| t <= *n) => {
+                Some((t, VehicleEvent::Report))
+            }
+            _ => next,
+        }
+    }
+
+    /// The next thing that happens to vehicle `i` itself, and when.
+    fn next_motion_event(&self, i: usize) -> Option<(Ms, VehicleEvent)> {
         let v = &self.vehicles[i];
         if let Some(t) = v.repair_at {
             return Some((t, VehicleEvent::Repaired));
@@ -882,6 +929,10 @@ impl Harness {
                 v.broken = false;
                 self.report(i);
             }
+            VehicleEvent::Report => {
+                self.vehicles[i].report_at = None;
+                self.report(i);
+            }
             VehicleEvent::LinkBack => {
                 let v = &mut self.vehicles[i];
                 v.link_back_at = None;
@@ -934,10 +985,17 @@ impl Harness {
                 // bridge: a place, a queue at a stop line, a wait in a yard
                 // aisle. There it waits, and may block a through road,
                 // until its link is back.
+                // An order that carries it over the border is released as
+                // a whole (the handover is committed before it reaches the
+                // stop line), so it drives on to the far side.
+                let across = v.plan[k + 1..]
+                    .iter()
+                    .find(|n| n.step.stops || map.node(n.step.node).kind == NodeKind::Border)
+                    .is_some_and(|n| map.node(n.step.node).kind == NodeKind::Border);
                 let lost = v
                     .link_losses
                     .first()
-                    .is_some_and(|&(at, _)| at <= now && kind.may_wait() && s.stops);
+                    .is_some_and(|&(at, _)| at <= now && kind.may_wait() && s.stops && !across);
                 if let Some(b) = broke {
                     let (_, repair, _) = v.breakdowns.remove(b);
                     v.broken = true;
@@ -994,6 +1052,8 @@ enum VehicleEvent {
     Repaired,
     LinkLost,
     LinkBack,
+    /// Its state, sent when it took an order.
+    Report,
 }
 
 /// Times a commanded plan as the vehicle can drive it: each arc takes at
