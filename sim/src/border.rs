@@ -8,7 +8,7 @@
 //! protocol's effects into the core's [`CrossingInput`]s; it decides
 //! nothing itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use borderlane_core::io::{Channel, CrossingInput, CrossingOutput};
 use borderlane_handoff::{
@@ -78,7 +78,13 @@ pub struct Desk {
     by_vehicle: BTreeMap<String, String>,
     /// The border node's id, for order continuations.
     border: String,
+    /// The last envelopes signed and their signed bytes: a re-sent copy is
+    /// the same envelope, and ed25519 signs it to the same bytes.
+    signed: VecDeque<(String, Vec<u8>)>,
 }
+
+/// How many signed envelopes a desk remembers.
+const SIGNED: usize = 64;
 
 /// The signing key of a side in simulation: fixed, so runs repeat.
 fn sim_key(side: Side) -> SigningKey {
@@ -99,6 +105,7 @@ impl Desk {
             key: sim_key(side),
             by_vehicle: BTreeMap::new(),
             border: border.to_string(),
+            signed: VecDeque::new(),
         }
     }
 
@@ -193,9 +200,21 @@ impl Desk {
 
     /// The signed messages to send, in order.
     pub fn transmit(&mut self) -> Vec<Vec<u8>> {
-        std::iter::from_fn(|| self.handoffs.poll_transmit())
-            .map(|e| sign(&self.key, &e))
-            .collect()
+        let mut out = Vec::new();
+        while let Some(e) = self.handoffs.poll_transmit() {
+            let text = serde_json::to_string(&e).unwrap_or_default();
+            if let Some((_, bytes)) = self.signed.iter().find(|(t, _)| *t == text) {
+                out.push(bytes.clone());
+                continue;
+            }
+            let bytes = sign(&self.key, &e);
+            if self.signed.len() == SIGNED {
+                self.signed.pop_front();
+            }
+            self.signed.push_back((text, bytes.clone()));
+            out.push(bytes);
+        }
+        out
     }
 
     /// What the core must be told, in order.

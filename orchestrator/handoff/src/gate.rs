@@ -1,6 +1,6 @@
 //! The checks every inbound handoff message passes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use borderlane_model::{Ms, Side};
 
@@ -101,7 +101,13 @@ pub struct Gate {
     /// Per handoff: the bodies admitted so far, by sequence number, and when
     /// the last one arrived.
     seen: BTreeMap<String, (BTreeMap<u32, Body>, Ms)>,
+    /// The last envelopes whose signature verified, with that signature: a
+    /// re-sent copy carries the same bytes, and need not be verified again.
+    verified: VecDeque<(String, String)>,
 }
+
+/// How many verified signatures the gate remembers.
+const VERIFIED: usize = 64;
 
 impl Gate {
     pub fn new(config: GateConfig, peer: VerifyingKey) -> Gate {
@@ -109,6 +115,7 @@ impl Gate {
             config,
             peer,
             seen: BTreeMap::new(),
+            verified: VecDeque::new(),
         }
     }
 
@@ -147,15 +154,26 @@ impl Gate {
                 ),
             ));
         }
-        if !self
-            .peer
-            .verifies(signed.envelope.as_bytes(), &signed.signature)
-        {
-            return Err(reject(
-                RejectReason::BadSignature,
-                None,
-                format!("the signature does not match key {:?}", self.peer.id),
-            ));
+        let known = self
+            .verified
+            .iter()
+            .any(|(sig, text)| *sig == signed.signature && *text == signed.envelope);
+        if !known {
+            if !self
+                .peer
+                .verifies(signed.envelope.as_bytes(), &signed.signature)
+            {
+                return Err(reject(
+                    RejectReason::BadSignature,
+                    None,
+                    format!("the signature does not match key {:?}", self.peer.id),
+                ));
+            }
+            if self.verified.len() == VERIFIED {
+                self.verified.pop_front();
+            }
+            self.verified
+                .push_back((signed.signature.clone(), signed.envelope.clone()));
         }
         let envelope: Envelope = serde_json::from_str(&signed.envelope)
             .map_err(|e| reject(RejectReason::Malformed, None, format!("envelope: {e}")))?;

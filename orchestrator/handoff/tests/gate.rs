@@ -63,6 +63,34 @@ fn a_signed_message_in_order_is_admitted_and_its_copy_is_a_duplicate() {
 }
 
 #[test]
+fn a_verified_message_does_not_vouch_for_a_changed_copy() {
+    // The gate remembers signatures it verified, so that re-sent copies are
+    // not verified again; a copy with its envelope or its signature changed
+    // is verified, and refused.
+    let mut gate = vn_gate();
+    let bytes = sign(&cn_key(), &grant(1, NOW));
+    assert!(matches!(gate.admit(NOW, &bytes), Ok(Admitted::New(_))));
+    let good: Signed = serde_json::from_slice(&bytes).unwrap();
+    let mut tampered = good.clone();
+    tampered.envelope = tampered.envelope.replace("igv-004", "igv-005");
+    assert_eq!(
+        reason(gate.admit(NOW + 1, &serde_json::to_vec(&tampered).unwrap())),
+        RejectReason::BadSignature
+    );
+    let forged_key = SigningKey::from_hex("cn-2026", &"33".repeat(32)).unwrap();
+    let mut forged: Signed = serde_json::from_slice(&sign(&forged_key, &grant(1, NOW))).unwrap();
+    forged.key_id = good.key_id.clone();
+    assert_eq!(
+        reason(gate.admit(NOW + 2, &serde_json::to_vec(&forged).unwrap())),
+        RejectReason::BadSignature
+    );
+    assert_eq!(
+        gate.admit(NOW + 3, &bytes),
+        Ok(Admitted::Duplicate(grant(1, NOW)))
+    );
+}
+
+#[test]
 fn forged_unsigned_and_foreign_messages_are_refused() {
     let mut gate = vn_gate();
     // Signed by the wrong key under the right id.
