@@ -53,12 +53,6 @@ pub struct HandoffConfig {
     pub retry_initial_ms: Ms,
     /// The longest wait between re-sends (the wait doubles up to it), ms.
     pub retry_max_ms: Ms,
-    /// The longest wait between re-sends of a grant, ms. The near side
-    /// re-sends its request until it hears the grant, and the far side
-    /// answers every copy, so a lost grant is re-sent at that pace; the far
-    /// side's own copies only make sure it learns of a near side that went
-    /// away, while the vehicle drives to the stop line for minutes.
-    pub grant_retry_max_ms: Ms,
     /// How long the near side waits for a grant or a refusal before it
     /// gives up and keeps the vehicle, ms from the first entry request.
     pub request_deadline_ms: Ms,
@@ -78,7 +72,6 @@ impl HandoffConfig {
             me,
             retry_initial_ms: 1_000,
             retry_max_ms: 8_000,
-            grant_retry_max_ms: 60_000,
             request_deadline_ms: 30_000,
             decide_deadline_ms: 10_000,
             refresh_after_ms: 60_000,
@@ -91,12 +84,6 @@ impl HandoffConfig {
         let bad = |detail: String| Err(HandoffError::Config(detail));
         if self.retry_initial_ms == 0 {
             return bad("retry_initial_ms must be more than 0".into());
-        }
-        if self.grant_retry_max_ms < self.retry_max_ms {
-            return bad(format!(
-                "grant_retry_max_ms ({}) must be at least retry_max_ms ({})",
-                self.grant_retry_max_ms, self.retry_max_ms
-            ));
         }
         if self.retry_max_ms < self.retry_initial_ms {
             return bad(format!(
@@ -488,14 +475,6 @@ impl Handoffs {
                 self.far_deadline(now, id);
             }
         } else if rec.retry.is_some_and(|r| r.at_ms <= now) {
-            let pace = if rec.phase == Phase::Far(FarPhase::Granted) {
-                Pace {
-                    max_ms: self.config.grant_retry_max_ms,
-                    ..pace
-                }
-            } else {
-                pace
-            };
             rec.retry_now(now, pace, &mut self.out);
         }
     }

@@ -781,10 +781,9 @@ fn changed_records_are_reported_for_the_store() {
 #[test]
 fn bad_timings_are_named() {
     type Spoil = fn(&mut HandoffConfig);
-    let cases: [(&str, Spoil); 4] = [
+    let cases: [(&str, Spoil); 3] = [
         ("retry_initial_ms", |c| c.retry_initial_ms = 0),
         ("retry_max_ms", |c| c.retry_max_ms = 10),
-        ("grant_retry_max_ms", |c| c.grant_retry_max_ms = 1_000),
         ("linger_ms", |c| c.linger_ms = 1_000),
     ];
     for (field, spoil) in cases {
