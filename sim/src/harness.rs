@@ -566,12 +566,12 @@ impl Harness {
             Input::State(r) => {
                 let mut sides = vehicle_side(two, &r.vehicle);
                 if let Some(&near) = two.watched.get(&r.vehicle) {
+                    // The first report from beyond is the last it reads.
                     let here = map.node_by_id(&r.last_node).map(|n| ix(map.side_of(n)));
-                    if here == Some(near) {
-                        if !sides.contains(&near) {
-                            sides.push(near);
-                        }
-                    } else {
+                    if !sides.contains(&near) {
+                        sides.push(near);
+                    }
+                    if here != Some(near) {
                         two.watched.remove(&r.vehicle);
                     }
                 }

@@ -242,7 +242,7 @@ impl Core {
                 Crossing::Leaving {
                     at,
                     transferred: true,
-                } if !s.broken => next = next.min(at.saturating_add(self.headway()).max(now + 1)),
+                } if !t.stranded => next = next.min(at.saturating_add(self.headway()).max(now + 1)),
                 _ => {}
             }
             // The same vehicles `retry_waiting` retries.

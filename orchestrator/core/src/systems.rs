@@ -44,6 +44,7 @@ pub fn ingest_inputs(
             Input::State(report) => on_report(
                 now,
                 map,
+                settings.0.territory,
                 &registry,
                 &mut pending,
                 &mut out,
@@ -99,6 +100,7 @@ pub fn ingest_inputs(
 fn on_report(
     now: Ms,
     map: &LaneMap,
+    territory: Option<Side>,
     registry: &Registry,
     pending: &mut Pending,
     out: &mut Outbox,
@@ -121,9 +123,16 @@ fn on_report(
             r.vehicle, r.battery_pct
         ));
     }
-    let Ok((vehicle, mut status, motion, _)) = vehicles.get_mut(entity) else {
+    let Ok((vehicle, mut status, motion, mut task)) = vehicles.get_mut(entity) else {
         return Err(format!("vehicle {:?} is not in the world", r.vehicle));
     };
+    if matches!(task.crossing, Crossing::Leaving { .. }) {
+        if r.broken {
+            task.stranded = true;
+        } else if territory.is_some_and(|me| map.side_of(node) != me) {
+            task.stranded = false;
+        }
+    }
     let was_broken = status.broken;
     let was_lost = status.link_lost;
     status.node = node;
@@ -1934,10 +1943,10 @@ pub fn step_crossings(
             Crossing::Leaving {
                 at,
                 transferred: true,
-            } if at.saturating_add(headway) <= now && !status.broken => {
+            } if at.saturating_add(headway) <= now && !task.stranded => {
                 // Past the border and the other side's: forgotten here.
                 // (One that broke down before the border keeps its place
-                // here until it is repaired.)
+                // here until it is seen past the border.)
                 p.planning.table.release(veh.id);
                 if let Some(&e) = p.registry.vehicles.get(&veh.serial) {
                     commands.entity(e).despawn();

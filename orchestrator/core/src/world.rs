@@ -77,6 +77,9 @@ pub struct Task {
     pub aside: bool,
     /// Where the vehicle is in a crossing to the other side's territory.
     pub crossing: Crossing,
+    /// Handed over, it broke down before the border: this side keeps its
+    /// place in the table until a report shows it past the border.
+    pub stranded: bool,
 }
 
 /// A vehicle's part in a cross-border handoff, for a core that plans one
