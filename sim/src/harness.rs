@@ -10,7 +10,9 @@ use borderlane_core::{Core, CoreConfig, CoreError, Input, Output};
 use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, Step, TimedPlan, VehicleId};
 use sha2::{Digest, Sha256};
 
-use crate::border::{Bus, Desk, LinkModel, LinkStats};
+use borderlane_handoff::Desk;
+
+use crate::border::{Bus, LinkModel, LinkStats, sim_desk};
 use crate::scenario::{Battery, Where};
 use crate::vehicle::{Cell, Physics};
 
@@ -275,8 +277,8 @@ impl Harness {
             cn,
             cn_timeout,
             desks: [
-                Desk::new(Side::Vn, &border(Side::Vn)),
-                Desk::new(Side::Cn, &border(Side::Cn)),
+                sim_desk(Side::Vn, &border(Side::Vn)),
+                sim_desk(Side::Cn, &border(Side::Cn)),
             ],
             bus: Bus::new(link, seed),
             controller,

@@ -22,6 +22,7 @@
 //! repository root describes the protocol for an implementer of the other
 //! side.
 
+mod desk;
 mod far;
 mod gate;
 mod handoffs;
@@ -30,6 +31,7 @@ mod near;
 mod record;
 mod sign;
 
+pub use desk::{Desk, EMPTY};
 pub use gate::{Admitted, Gate, GateConfig, RejectReason, Rejected, VERSION};
 pub use handoffs::{Effect, Handled, HandoffConfig, HandoffError, Handoffs, Snapshot};
 pub use message::{
