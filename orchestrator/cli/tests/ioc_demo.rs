@@ -273,9 +273,18 @@ fn serve_prints_and_serves_the_operation_center_when_configured() {
     let mut serve = Running::start(&["serve", "--config", &path_arg], &dir.join("serve.log"));
     let url = serve.line_after("operation center:");
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let (status, body) = http_get(&format!("{url}api/snapshot"));
-    assert!(status.contains(" 200 "), "{status}");
-    let frame: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    // The loop publishes its first view a moment after it starts serving;
+    // until then the snapshot has no view.
+    let begun = Instant::now();
+    let (frame, body) = loop {
+        let (status, body) = http_get(&format!("{url}api/snapshot"));
+        assert!(status.contains(" 200 "), "{status}");
+        let frame: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        if !frame["view"].is_null() || begun.elapsed() > PATIENCE {
+            break (frame, body);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(frame["side"], "both");
     assert_eq!(
         frame["view"]["vehicles"].as_array().map(Vec::len),
