@@ -110,6 +110,9 @@ pub struct TwoSided {
     cn_timeout: Option<Ms>,
     /// The VN and CN desks, in side-index order.
     desks: [Desk; 2],
+    /// Each desk's timeout, as it was after it was last called: a desk
+    /// changes only when it is handed something, like a core.
+    desk_timeouts: [Option<Ms>; 2],
     bus: Bus,
     /// The harness's own ledger of who commands each vehicle (side index),
     /// kept from the protocol's commits and adoptions alone: `None` while
@@ -280,6 +283,7 @@ impl Harness {
                 sim_desk(Side::Vn, &border(Side::Vn)),
                 sim_desk(Side::Cn, &border(Side::Cn)),
             ],
+            desk_timeouts: [None, None],
             bus: Bus::new(link, seed),
             controller,
             job_side: BTreeMap::new(),
@@ -665,6 +669,7 @@ impl Harness {
             two.bus.send(now, 1 - side, bytes);
         }
         let effects = two.desks[side].effects();
+        two.desk_timeouts[side] = two.desks[side].handoffs.poll_timeout();
         for input in &effects {
             if let CrossingInput::Adopted { vehicle } = input {
                 two.controller.insert(vehicle.clone(), Some(side));
@@ -861,8 +866,8 @@ impl Harness {
                 if let Some(t) = two.cn_timeout {
                     consider(t, 2, 1);
                 }
-                for (d, desk) in two.desks.iter().enumerate() {
-                    if let Some(t) = desk.handoffs.poll_timeout() {
+                for (d, timeout) in two.desk_timeouts.iter().enumerate() {
+                    if let Some(t) = *timeout {
                         consider(t, 3, d);
                     }
                 }

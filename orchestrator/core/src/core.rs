@@ -86,6 +86,10 @@ pub struct JobView {
 pub struct Core {
     world: World,
     schedule: Schedule,
+    /// The queries `poll_timeout` runs after every step, built once: a
+    /// query state made afresh each time costs more than the scan.
+    timeout_vehicles: QueryState<(&'static Motion, &'static Task, &'static Status)>,
+    timeout_jobs: QueryState<&'static Job>,
 }
 
 impl Core {
@@ -199,8 +203,15 @@ impl Core {
         schedule
             .initialize(&mut world)
             .map_err(|e| CoreError::DuplicateVehicle(format!("schedule: {e}")))?;
+        let timeout_vehicles = world.query::<(&Motion, &Task, &Status)>();
+        let timeout_jobs = world.query::<&Job>();
         // Vehicles standing where they start rest there; wake to dispatch.
-        Ok(Core { world, schedule })
+        Ok(Core {
+            world,
+            schedule,
+            timeout_vehicles,
+            timeout_jobs,
+        })
     }
 
     /// Hands the core one input received at `now`.
@@ -232,8 +243,8 @@ impl Core {
         let tick = self.world.resource::<Settings>().0.tick_ms;
         let mut next = NEVER;
         let mut any_idle = false;
-        let mut q = self.world.query::<(&Motion, &Task, &Status)>();
-        for (m, t, s) in q.iter(&self.world) {
+        let headway = self.headway();
+        for (m, t, s) in self.timeout_vehicles.iter(&self.world) {
             // Crossings that are due: a request to send, a hand-over, a
             // vehicle to forget once past the border.
             match t.crossing {
@@ -242,7 +253,7 @@ impl Core {
                 Crossing::Leaving {
                     at,
                     transferred: true,
-                } if !t.stranded => next = next.min(at.saturating_add(self.headway()).max(now + 1)),
+                } if !t.stranded => next = next.min(at.saturating_add(headway).max(now + 1)),
                 _ => {}
             }
             // The same vehicles `retry_waiting` retries.
@@ -265,8 +276,7 @@ impl Core {
             }
         }
         let queued = self
-            .world
-            .query::<&Job>()
+            .timeout_jobs
             .iter(&self.world)
             .any(|j| j.vehicle.is_none());
         if queued && any_idle && !paused {

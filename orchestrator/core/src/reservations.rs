@@ -357,41 +357,55 @@ impl ReservationTable {
 }
 
 /// Appends to `out` the intervals during which a zone of capacity `cap` with
-/// these holds is full, as half-open `[start, end)`, in time order.
+/// these holds is full, as half-open `[start, end)`, in time order. `holds`
+/// is sorted, as the table keeps it. A zone is full while at least `cap`
+/// distinct vehicles hold it; at an instant where holds end and others
+/// begin (the intervals are half-open), the count after all of them is the
+/// one that counts.
 fn zone_full_intervals(holds: &[Hold], cap: usize, out: &mut Vec<(Ms, Ms)>) {
     if holds.len() < cap {
         return;
     }
-    // Events: +1 at start, -1 at end; ends sort before starts at the same
-    // instant because the intervals are half-open.
-    let mut events: Vec<(Ms, i8, VehicleId)> = Vec::with_capacity(holds.len() * 2);
-    for h in holds {
-        events.push((h.start, 1, h.vehicle));
-        if h.end != NEVER {
-            events.push((h.end, -1, h.vehicle));
-        }
-    }
-    events.sort_unstable();
-    let mut per_vehicle: BTreeMap<VehicleId, u32> = BTreeMap::new();
+    debug_assert!(holds.is_sorted());
+    // The starts are in order already; the ends are sorted apart, and the
+    // two are walked together one instant at a time.
+    let mut ends: Vec<(Ms, VehicleId)> = holds
+        .iter()
+        .filter(|h| h.end != NEVER)
+        .map(|h| (h.end, h.vehicle))
+        .collect();
+    ends.sort_unstable();
+    let slots = holds
+        .iter()
+        .map(|h| h.vehicle.0 as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut per_vehicle = vec![0u32; slots];
     let mut distinct = 0usize;
     let mut full_since: Option<Ms> = None;
-    let mut i = 0;
-    while i < events.len() {
-        let t = events[i].0;
-        while i < events.len() && events[i].0 == t {
-            let (_, d, v) = events[i];
-            let c = per_vehicle.entry(v).or_insert(0);
-            if d > 0 {
-                if *c == 0 {
-                    distinct += 1;
-                }
-                *c += 1;
-            } else {
-                *c -= 1;
-                if *c == 0 {
-                    distinct -= 1;
-                }
+    let (mut i, mut j) = (0, 0);
+    while i < holds.len() || j < ends.len() {
+        let t = match (holds.get(i), ends.get(j)) {
+            (Some(h), Some(&(e, _))) => h.start.min(e),
+            (Some(h), None) => h.start,
+            (None, Some(&(e, _))) => e,
+            (None, None) => break,
+        };
+        // Ends first: a hold that ends at `t` began before it.
+        while let Some(&(_, v)) = ends.get(j).filter(|(e, _)| *e == t) {
+            let c = &mut per_vehicle[v.0 as usize];
+            *c -= 1;
+            if *c == 0 {
+                distinct -= 1;
             }
+            j += 1;
+        }
+        while let Some(h) = holds.get(i).filter(|h| h.start == t) {
+            let c = &mut per_vehicle[h.vehicle.0 as usize];
+            if *c == 0 {
+                distinct += 1;
+            }
+            *c += 1;
             i += 1;
         }
         match (full_since, distinct >= cap) {
@@ -405,5 +419,77 @@ fn zone_full_intervals(holds: &[Hold], cap: usize, out: &mut Vec<(Ms, Ms)>) {
     }
     if let Some(s) = full_since {
         out.push((s, NEVER));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The zone's full intervals the plain way: every start and end as an
+    /// event, sorted, counted one instant at a time.
+    fn full_by_events(holds: &[Hold], cap: usize) -> Vec<(Ms, Ms)> {
+        let mut out = Vec::new();
+        if holds.len() < cap {
+            return out;
+        }
+        let mut events: Vec<(Ms, i8, VehicleId)> = Vec::new();
+        for h in holds {
+            events.push((h.start, 1, h.vehicle));
+            if h.end != NEVER {
+                events.push((h.end, -1, h.vehicle));
+            }
+        }
+        events.sort_unstable();
+        let mut per_vehicle: BTreeMap<VehicleId, i64> = BTreeMap::new();
+        let mut full_since = None;
+        let mut k = 0;
+        while k < events.len() {
+            let t = events[k].0;
+            while k < events.len() && events[k].0 == t {
+                *per_vehicle.entry(events[k].2).or_insert(0) += i64::from(events[k].1);
+                k += 1;
+            }
+            let distinct = per_vehicle.values().filter(|&&c| c > 0).count();
+            match (full_since, distinct >= cap) {
+                (None, true) => full_since = Some(t),
+                (Some(s), false) => {
+                    out.push((s, t));
+                    full_since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = full_since {
+            out.push((s, NEVER));
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Holds on a coarse grid of times, so that starts and ends often
+        /// meet, a vehicle often holds the zone twice, and some holds last
+        /// for ever.
+        #[test]
+        fn zone_full_intervals_match_the_event_count(
+            raw in proptest::collection::vec((0u64..40, 1u64..12, 0u32..6, 0u8..10), 0..40),
+            cap in 1usize..5,
+        ) {
+            let mut holds: Vec<Hold> = raw
+                .iter()
+                .map(|&(s, len, v, forever)| Hold {
+                    start: s * 1_000,
+                    end: if forever == 0 { NEVER } else { (s + len) * 1_000 },
+                    vehicle: VehicleId(v),
+                })
+                .collect();
+            holds.sort();
+            let mut got = Vec::new();
+            zone_full_intervals(&holds, cap, &mut got);
+            prop_assert_eq!(got, full_by_events(&holds, cap));
+        }
     }
 }

@@ -1837,8 +1837,12 @@ pub fn step_crossings(
 ) {
     let now = p.now.0;
     let entries = std::mem::take(&mut pending.entries);
-    let mut rests = rest_nodes(&vehicles);
-    rests.extend(jobs.iter().filter_map(|j| j.drop));
+    // The places taken, needed only to decide entries.
+    let mut rests = BTreeSet::new();
+    if !entries.is_empty() {
+        rests = rest_nodes(&vehicles);
+        rests.extend(jobs.iter().filter_map(|j| j.drop));
+    }
     for entry in entries {
         // A new request for a vehicle still incoming here supersedes the
         // old one: the near side has one handoff per vehicle at a time, so

@@ -101,9 +101,10 @@ pub struct Gate {
     /// Per handoff: the bodies admitted so far, by sequence number, and when
     /// the last one arrived.
     seen: BTreeMap<String, (BTreeMap<u32, Body>, Ms)>,
-    /// The last envelopes whose signature verified, with that signature: a
-    /// re-sent copy carries the same bytes, and need not be verified again.
-    verified: VecDeque<(String, String)>,
+    /// The last envelopes whose signature verified, with that signature and
+    /// the envelope read from them: a re-sent copy carries the same bytes,
+    /// and need not be verified or read again.
+    verified: VecDeque<(String, String, Envelope)>,
 }
 
 /// How many verified signatures the gate remembers.
@@ -133,17 +134,24 @@ impl Gate {
                 format!("{} bytes, at most {}", bytes.len(), self.config.max_bytes),
             ));
         }
-        let value: serde_json::Value = serde_json::from_slice(bytes)
-            .map_err(|e| reject(RejectReason::Malformed, None, format!("not JSON: {e}")))?;
-        if value.get("signature").is_none() || value.get("keyId").is_none() {
-            return Err(reject(
-                RejectReason::Unsigned,
-                None,
-                "no keyId and signature".into(),
-            ));
-        }
-        let signed: Signed = serde_json::from_value(value)
-            .map_err(|e| reject(RejectReason::Malformed, None, e.to_string()))?;
+        // A well-formed message reads straight into its fields; anything
+        // else is read again as JSON to name what is wrong with it.
+        let signed: Signed = match serde_json::from_slice(bytes) {
+            Ok(signed) => signed,
+            Err(_) => {
+                let value: serde_json::Value = serde_json::from_slice(bytes)
+                    .map_err(|e| reject(RejectReason::Malformed, None, format!("not JSON: {e}")))?;
+                if value.get("signature").is_none() || value.get("keyId").is_none() {
+                    return Err(reject(
+                        RejectReason::Unsigned,
+                        None,
+                        "no keyId and signature".into(),
+                    ));
+                }
+                serde_json::from_value(value)
+                    .map_err(|e| reject(RejectReason::Malformed, None, e.to_string()))?
+            }
+        };
         if signed.key_id != self.peer.id {
             return Err(reject(
                 RejectReason::UnknownKey,
@@ -157,26 +165,34 @@ impl Gate {
         let known = self
             .verified
             .iter()
-            .any(|(sig, text)| *sig == signed.signature && *text == signed.envelope);
-        if !known {
-            if !self
-                .peer
-                .verifies(signed.envelope.as_bytes(), &signed.signature)
-            {
-                return Err(reject(
-                    RejectReason::BadSignature,
-                    None,
-                    format!("the signature does not match key {:?}", self.peer.id),
+            .find(|(sig, text, _)| *sig == signed.signature && *text == signed.envelope)
+            .map(|(_, _, envelope)| envelope.clone());
+        let envelope = match known {
+            Some(envelope) => envelope,
+            None => {
+                if !self
+                    .peer
+                    .verifies(signed.envelope.as_bytes(), &signed.signature)
+                {
+                    return Err(reject(
+                        RejectReason::BadSignature,
+                        None,
+                        format!("the signature does not match key {:?}", self.peer.id),
+                    ));
+                }
+                let envelope: Envelope = serde_json::from_str(&signed.envelope)
+                    .map_err(|e| reject(RejectReason::Malformed, None, format!("envelope: {e}")))?;
+                if self.verified.len() == VERIFIED {
+                    self.verified.pop_front();
+                }
+                self.verified.push_back((
+                    signed.signature.clone(),
+                    signed.envelope.clone(),
+                    envelope.clone(),
                 ));
+                envelope
             }
-            if self.verified.len() == VERIFIED {
-                self.verified.pop_front();
-            }
-            self.verified
-                .push_back((signed.signature.clone(), signed.envelope.clone()));
-        }
-        let envelope: Envelope = serde_json::from_str(&signed.envelope)
-            .map_err(|e| reject(RejectReason::Malformed, None, format!("envelope: {e}")))?;
+        };
         let h = Some(envelope.handoff.as_str());
         if envelope.version != VERSION {
             return Err(reject(
