@@ -13,9 +13,10 @@ Run it from anywhere with Python 3 and no packages:
 
     python3 maps/generate.py
 
-It writes bac_luan_ii.geojson and bac_luan_ii_single_lane.geojson next to
-itself. The output is deterministic: coordinates are rounded to 7 decimals
-and features are written in a fixed order (nodes, then edges, then zones).
+It writes bac_luan_ii.geojson, bac_luan_ii_single_lane.geojson and
+bac_luan_ii_large_yards.geojson next to itself. The output is deterministic:
+coordinates are rounded to 7 decimals and features are written in a fixed
+order (nodes, then edges, then zones).
 """
 
 import json
@@ -223,21 +224,125 @@ def yard(m, side, cy, flip):
     return gate_out, gate_in
 
 
+def large_yard(m, side, cy, flip, aisles=4, depth=12):
+    """A yard for capacity studies: parallel aisles instead of one loop.
+
+    Every node of the shipped yard's one loop is passed by every vehicle
+    that enters the yard, and again by each one turning into and out of a
+    spur there, so with a 12 s headway per node that loop carries far less
+    than the bridge lane does. Here a feeder from the gate in hands each
+    vehicle to one of `aisles` U-shaped aisles, so each aisle carries only
+    its share. An aisle runs down past `depth` yard slots (west) and as
+    many parking places (east, inside the U), turns, and runs up past
+    `depth` places on its outer side (3 chargers, then parking). From the
+    top of its up leg a vehicle can go round its own aisle again or on to
+    the next aisle; from the bottom of its down leg it leaves along a
+    collector under the aisles and up the east side to the gate out. No
+    two edges cross. Returns the ids of its gate-out and gate-in nodes.
+    """
+
+    def at(u, v):
+        return (-u, cy - v) if flip else (u, cy + v)
+
+    p = side + "_"
+    members, slots, parking, chargers = [], [], [], []
+
+    def aisle(name, u, v):
+        nid = m.node(p + "Y_" + name, "waypoint", side, *at(u, v))
+        members.append(nid)
+        return nid
+
+    def yard_edge(a, b):
+        m.edge("yard", a, b, YARD_KMH)
+
+    bottom = -10 - 20 * (depth + 1)
+    lane_v = bottom - 30
+    us = [-270 + 150 * a for a in range(aisles)]
+    gate_in = m.node(p + "GATE_IN", "gate", side, *at(-330, 60))
+    gate_out = m.node(p + "GATE_OUT", "gate", side, *at(us[-1] + 120, 60))
+    feeders = [aisle(f"F{a + 1}", u, 20) for a, u in enumerate(us)]
+    yard_edge(gate_in, feeders[0])
+    for a, b in zip(feeders, feeders[1:]):
+        yard_edge(a, b)
+    tops, ends, lows = [], [], []
+    for a, u in enumerate(us):
+        k = a + 1
+        top = aisle(f"A{k}_S", u, -10)
+        yard_edge(feeders[a], top)
+        prev = top
+        for i in range(1, depth + 1):
+            d = aisle(f"A{k}_D{i:02}", u, -10 - 20 * i)
+            yard_edge(prev, d)
+            slots.append(m.node(f"{p}SLOT_{len(slots) + 1:02}", "yard_slot", side,
+                                *at(u - 25, -10 - 20 * i)))
+            m.spur(d, slots[-1])
+            parking.append(m.node(f"{p}PARK_{len(parking) + 1:03}", "parking", side,
+                                  *at(u + 25, -10 - 20 * i)))
+            m.spur(d, parking[-1])
+            prev = d
+        turn = aisle(f"A{k}_T", u, bottom)
+        yard_edge(prev, turn)
+        prev = turn
+        for i in range(depth, 0, -1):
+            up = aisle(f"A{k}_U{i:02}", u + 60, -10 - 20 * i)
+            yard_edge(prev, up)
+            if i > depth - 3:
+                chargers.append(m.node(f"{p}CHG_{len(chargers) + 1:02}", "charger", side,
+                                       *at(u + 85, -10 - 20 * i)))
+                m.spur(up, chargers[-1])
+            else:
+                parking.append(m.node(f"{p}PARK_{len(parking) + 1:03}", "parking", side,
+                                      *at(u + 85, -10 - 20 * i)))
+                m.spur(up, parking[-1])
+            prev = up
+        end = aisle(f"A{k}_E", u + 60, -10)
+        yard_edge(prev, end)
+        yard_edge(end, top)
+        low = aisle(f"A{k}_L", u, lane_v)
+        yard_edge(turn, low)
+        tops.append(top)
+        ends.append(end)
+        lows.append(low)
+    for a in range(aisles - 1):
+        yard_edge(ends[a], tops[a + 1])
+    for a, b in zip(lows, lows[1:]):
+        yard_edge(a, b)
+    east_u = us[-1] + 120
+    col = [aisle("X_LOW", east_u, lane_v), aisle("X_MID", east_u, (lane_v + 20) / 2),
+           aisle("X_TOP", east_u, 20)]
+    yard_edge(lows[-1], col[0])
+    for a, b in zip(col, col[1:]):
+        yard_edge(a, b)
+    yard_edge(col[-1], gate_out)
+
+    places = slots + parking + chargers
+    xa, ya = at(us[0] - 40, lane_v - 10)
+    xb, yb = at(east_u + 10, 30)
+    box = (min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
+    m.zone(p + "YARD", "yard", side, len(places), members + places, box=box)
+    m.zone(p + "PARKING", "parking", side, len(parking), parking)
+    m.zone(p + "CHARGERS", "chargers", side, len(chargers), chargers)
+    return gate_out, gate_in
+
+
 def scan_branch(m, a, scan, b, x, y_in, y_out):
     """A one-way scan-lane branch a -> scan -> b, drawn as a side loop at x."""
     m.edge("road", a, scan, SCAN_KMH, via=[(x, y_in)])
     m.edge("road", scan, b, SCAN_KMH, via=[(x, y_out)])
 
 
-def build(single_lane):
+def build(single_lane, large_yards=False):
     name = "Bac Luan II lane, Mong Cai (VN) - Dongxing (CN)"
     if single_lane:
         name += ", single-lane VN access stretch"
+    if large_yards:
+        name += ", large yards for capacity studies"
     m = Map(name)
 
     # The yards.
-    vn_gate_out, vn_gate_in = yard(m, "VN", VN_YARD_Y, flip=False)
-    cn_gate_out, cn_gate_in = yard(m, "CN", CN_YARD_Y, flip=True)
+    make_yard = large_yard if large_yards else yard
+    vn_gate_out, vn_gate_in = make_yard(m, "VN", VN_YARD_Y, flip=False)
+    cn_gate_out, cn_gate_in = make_yard(m, "CN", CN_YARD_Y, flip=True)
 
     # The Vietnamese outbound road (northbound), with the export customs area
     # and the stop-line queue before the bridge.
@@ -387,6 +492,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     write(os.path.join(here, "bac_luan_ii.geojson"), build(single_lane=False))
     write(os.path.join(here, "bac_luan_ii_single_lane.geojson"), build(single_lane=True))
+    write(os.path.join(here, "bac_luan_ii_large_yards.geojson"),
+          build(single_lane=False, large_yards=True))
 
 
 if __name__ == "__main__":

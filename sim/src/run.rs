@@ -53,8 +53,21 @@ pub struct Report {
     /// the wait for a vehicle, the pick, the crossing and the drop.
     pub job_time_s: Percentiles,
     /// What one lane direction can carry, vehicles an hour: one vehicle per
-    /// minimum headway (the road-capacity rule `(length + gap) / speed +
-    /// reaction` is what sets the headway).
+    /// minimum headway `H`, `3_600_000 / headway_ms` (300 at 12 s).
+    ///
+    /// This is the bridge lane's true capacity under the rules the planner
+    /// keeps and the verifier checks. The road-capacity rule `(length +
+    /// gap) / speed + reaction` sets `H`: 15.6 m, a 30 m gap and 1 s at the
+    /// bridge's 15 km/h give 11.9 s, rounded up to 12 s, so the vehicle's
+    /// length and the speed limit are inside `H` and do not bind again
+    /// (the vehicle itself clears a point in 3.7 s). Each bridge lane is
+    /// one-way, so no single-lane rule makes the two directions take
+    /// turns, and no zone has a member on the bridge. A vehicle never
+    /// waits on the bridge, so it holds each bridge node for exactly `H`
+    /// (`[arrive, depart + H)` with `depart == arrive`), and two passes of
+    /// one arc need `H` at entry and at exit: vehicles can cross the
+    /// border node every `H`, and no closer. A map with a single-lane
+    /// bridge, or a zone on it, would carry less than this figure.
     pub lane_capacity_per_hour: f64,
     /// The most containers delivered in one clock hour, both ways.
     pub peak_hour_throughput: usize,

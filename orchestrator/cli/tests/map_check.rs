@@ -29,8 +29,12 @@ fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
 }
 
 #[test]
-fn accepts_both_shipped_maps() {
-    for file in ["bac_luan_ii.geojson", "bac_luan_ii_single_lane.geojson"] {
+fn accepts_the_shipped_maps() {
+    for file in [
+        "bac_luan_ii.geojson",
+        "bac_luan_ii_single_lane.geojson",
+        "bac_luan_ii_large_yards.geojson",
+    ] {
         let out = check(&maps_dir().join(file));
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{file}: {}", text(&out.stderr));
@@ -44,6 +48,16 @@ fn accepts_both_shipped_maps() {
             stdout.contains("border BORDER_SB at 154.5 m from the VN end"),
             "{stdout}"
         );
+    }
+    // The capacity-study map has the larger yards it is made for.
+    let out = check(&maps_dir().join("bac_luan_ii_large_yards.geojson"));
+    let stdout = text(&out.stdout);
+    for line in [
+        "yard_slot 96, parking 168, charger 24",
+        "VN_YARD: yard, VN, capacity 144",
+        "CN_CHARGERS: chargers, CN, capacity 12",
+    ] {
+        assert!(stdout.contains(line), "{line} in {stdout}");
     }
 }
 
