@@ -1137,6 +1137,8 @@ impl Harness {
                         && let Some(d) = two.durable[i].as_mut()
                         && d.journal(now, &CoreStep::Wake).is_err()
                     {
+                        // Still taken, so that the run goes on; a run with
+                        // store errors is not a clean one.
                         two.bus.stats.store_errors += 1;
                     }
                     self.core_at(i).handle_timeout(now);

@@ -286,7 +286,21 @@ impl Report {
                 h.messages_lost,
                 h.messages_partitioned,
                 h.messages_rejected,
-            )),
+            ) + &if h.restarts > 0 {
+                format!(
+                    "restarts: {} (from the database, {} journal entries replayed), \
+                     {} messages and states lost while down; handoffs {} completed, \
+                     {} rolled back, {} open\n",
+                    h.restarts,
+                    h.replayed,
+                    h.lost_while_down,
+                    h.completed,
+                    h.rolled_back,
+                    h.open_at_end,
+                )
+            } else {
+                String::new()
+            }),
             self.sim_seconds / 3_600.0,
             self.wall_seconds,
             self.event_log_sha256,

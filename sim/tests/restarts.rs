@@ -30,6 +30,16 @@ fn faults(r: &Report) -> Vec<String> {
         }
     };
     check(r.conflicts > 0, format!("{} conflicts", r.conflicts));
+    // The verifier reports a wait on the bridge as a malformed step; the
+    // only ones allowed are at the border node, waiting for the far side's
+    // orders while a side was down or the link cut.
+    check(
+        r.trace_malformed > h.border_stops as usize,
+        format!(
+            "{} waits on the bridge, {} of them border stops",
+            r.trace_malformed, h.border_stops
+        ),
+    );
     check(
         r.ownership_violations > 0,
         format!("{} ownership violations", r.ownership_violations),
