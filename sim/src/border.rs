@@ -72,7 +72,7 @@ pub struct LinkStats {
     /// Border stops with both sides up and no partition since the commit.
     pub unexcused_border_stops: u32,
     /// From the harness's custody ledger: containers delivered twice, and
-    /// containers open on both sides' records.
+    /// containers open on both sides' records outside a handoff in flight.
     pub containers_redelivered: u64,
     pub containers_on_both_sides: u64,
     /// Failed writes to a side's database.

@@ -395,7 +395,20 @@ impl Harness {
         };
         let cn = open(&mut two.cn);
         let vn = open(&mut self.core);
-        stats.containers_on_both_sides = vn.intersection(&cn).count() as u64;
+        // The far side knows the job of a vehicle it expects from its
+        // entry request on: a container in a handoff still open is on both
+        // sides' books by design, and custody moves only when it closes.
+        let moving: BTreeSet<String> = two
+            .desks
+            .iter()
+            .flat_map(|d| d.handoffs.records())
+            .filter(|r| !r.is_finished())
+            .map(|r| r.entry.container.clone())
+            .collect();
+        stats.containers_on_both_sides = vn
+            .intersection(&cn)
+            .filter(|c| !moving.contains(*c))
+            .count() as u64;
         stats.on_bridge_at_end = self
             .vehicles
             .iter()
