@@ -128,3 +128,35 @@ fn every_fault_at_once_over_many_seeds_breaks_no_invariant() {
     assert!(restarts >= SEEDS, "{restarts} restarts");
     assert!(completed > 0 && rolled_back > 0);
 }
+
+#[test]
+fn bad_restarts_are_rejected_naming_the_field() {
+    let (path, _) = scenario("orchestrator_restart.toml");
+    let text = std::fs::read_to_string(&path).expect("the shipped scenario");
+    let base = path.parent().expect("a folder");
+    let err = |text: &str| {
+        Scenario::parse(text, base)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let one = text.replace("split = true", "split = false");
+    assert!(err(&one).contains("faults.restart"), "{}", err(&one));
+    let instant = text.replace("down_s = 180", "down_s = 0");
+    assert!(
+        err(&instant).contains("faults.restart[0].down_s"),
+        "{}",
+        err(&instant)
+    );
+    let nowhere = text.replace("side = \"CN\"", "side = \"LA\"");
+    assert!(err(&nowhere).contains("side"), "{}", err(&nowhere));
+    let backwards = format!(
+        "{text}\n[faults.random_restarts]\ncount = 1\nfrom_s = 100\nto_s = 50\nlength_s = 60\n"
+    );
+    assert!(
+        err(&backwards).contains("faults.random_restarts.to_s"),
+        "{}",
+        err(&backwards)
+    );
+    assert!(Scenario::parse(&text, base).is_ok());
+}
