@@ -58,6 +58,28 @@ pub struct LinkStats {
     /// Protocol calls the state machines refused (a commit after the
     /// window ended, say).
     pub protocol_errors: u64,
+    /// Handoffs completed and rolled back; still open at the end.
+    pub completed: u64,
+    pub rolled_back: u64,
+    pub open_at_end: u64,
+    /// Restarts of either side's orchestrator, and the journal entries
+    /// replayed to rebuild their cores.
+    pub restarts: u64,
+    pub replayed: u64,
+    /// Messages, vehicle states and wake-ups that reached a side while it
+    /// was down, and were lost.
+    pub lost_while_down: u64,
+    /// Border stops with both sides up and no partition since the commit.
+    pub unexcused_border_stops: u32,
+    /// From the harness's custody ledger: containers delivered twice, and
+    /// containers open on both sides' records outside a handoff in flight.
+    pub containers_redelivered: u64,
+    pub containers_on_both_sides: u64,
+    /// Failed writes to a side's database.
+    pub store_errors: u64,
+    /// Vehicles standing on the bridge (not at a place they may wait) at
+    /// the end of the run.
+    pub on_bridge_at_end: u64,
 }
 
 /// The signing key of a side in simulation: fixed, so runs repeat.
@@ -67,6 +89,12 @@ fn sim_key(side: Side) -> SigningKey {
         Side::Cn => ("cn-sim", "c3"),
     };
     SigningKey::from_hex(id, &byte.repeat(32)).expect("a valid fixed key")
+}
+
+/// A side's key pair in simulation: its signing key and the other side's
+/// public key.
+pub fn sim_keys(side: Side) -> (SigningKey, borderlane_handoff::VerifyingKey) {
+    (sim_key(side), sim_key(side.other()).verifying_key())
 }
 
 /// A side's desk in simulation: the default handoff timing and the fixed
@@ -100,6 +128,14 @@ impl Bus {
             seq: 0,
             stats: LinkStats::default(),
         }
+    }
+
+    /// Whether the link is cut at `t`.
+    pub fn cut_between(&self, from: Ms, until: Ms) -> bool {
+        self.model
+            .partitions
+            .iter()
+            .any(|&(a, b)| a <= until && from < b)
     }
 
     /// Sends a message to side `to` at `now`, through the link's faults.

@@ -10,9 +10,9 @@ use borderlane_core::{Core, CoreConfig, CoreError, Input, Output};
 use borderlane_model::{LaneMap, Ms, NEVER, NodeIx, NodeKind, Side, Step, TimedPlan, VehicleId};
 use sha2::{Digest, Sha256};
 
-use borderlane_handoff::Desk;
+use borderlane_handoff::{CoreStep, Desk, Durable, HandoffConfig};
 
-use crate::border::{Bus, LinkModel, LinkStats, sim_desk};
+use crate::border::{Bus, LinkModel, LinkStats, sim_desk, sim_keys};
 use crate::scenario::{Battery, Where};
 use crate::vehicle::{Cell, Physics};
 
@@ -127,6 +127,26 @@ pub struct TwoSided {
     watched: BTreeMap<String, usize>,
     /// Commands to a vehicle from a side that did not command it.
     pub ownership_violations: u64,
+    /// Restarts: each side's database (only a side that restarts has one),
+    /// and the directory they are in, removed with the harness.
+    durable: [Option<Durable>; 2],
+    dir: Option<tempfile::TempDir>,
+    /// Each side's core configuration and border node, to rebuild it.
+    configs: [CoreConfig; 2],
+    borders: [String; 2],
+    /// Restarts to come: (time it stops, side index, how long it is down).
+    restarts: BTreeSet<(Ms, usize, Ms)>,
+    /// Until when each side is down.
+    down: [Option<Ms>; 2],
+    /// When each side was down: (side index, from, until).
+    outages: Vec<(usize, Ms, Ms)>,
+    /// Jobs and operator commands for a side while it is down: they wait
+    /// for it, as a broker keeps them for a persistent session.
+    waiting: [Vec<Input>; 2],
+    /// When each vehicle handed over was committed.
+    committed_at: BTreeMap<String, Ms>,
+    /// The harness's custody ledger: deliveries per container.
+    delivered: BTreeMap<String, u32>,
 }
 
 /// The side index of a side: VN is 0, CN is 1.
@@ -256,6 +276,7 @@ impl Harness {
             territory: Some(Side::Cn),
             ..config
         };
+        let configs = [vn.clone(), cn.clone()];
         let mut h = Harness::new(Shared::clone(&map), vn)?;
         let mut cn = Core::new(Shared::clone(&map), cn)?;
         let cn_timeout = cn.poll_timeout();
@@ -284,6 +305,16 @@ impl Harness {
                 sim_desk(Side::Cn, &border(Side::Cn)),
             ],
             desk_timeouts: [None, None],
+            durable: [None, None],
+            dir: None,
+            configs,
+            borders: [border(Side::Vn), border(Side::Cn)],
+            restarts: BTreeSet::new(),
+            down: [None, None],
+            outages: Vec::new(),
+            waiting: [Vec::new(), Vec::new()],
+            committed_at: BTreeMap::new(),
+            delivered: BTreeMap::new(),
             bus: Bus::new(link, seed),
             controller,
             job_side: BTreeMap::new(),
@@ -347,9 +378,85 @@ impl Harness {
         whole
     }
 
-    /// What crossed the link between the sides, in a two-sided run.
-    pub fn link_stats(&self) -> Option<LinkStats> {
-        self.two.as_ref().map(|t| t.bus.stats)
+    /// What crossed the link between the sides, in a two-sided run, with
+    /// the handoffs still open and the custody ledger as they are now.
+    pub fn link_stats(&mut self) -> Option<LinkStats> {
+        let two = self.two.as_deref_mut()?;
+        let mut stats = two.bus.stats;
+        stats.open_at_end = two
+            .desks
+            .iter()
+            .flat_map(|d| d.handoffs.records())
+            .filter(|r| !r.is_finished())
+            .count() as u64;
+        stats.containers_redelivered = two.delivered.values().filter(|&&n| n > 1).count() as u64;
+        let open = |core: &mut Core| -> BTreeSet<String> {
+            core.snapshot()
+                .jobs
+                .into_iter()
+                .map(|j| j.container)
+                .collect()
+        };
+        let cn = open(&mut two.cn);
+        let vn = open(&mut self.core);
+        // The far side knows the job of a vehicle it expects from its
+        // entry request on: a container in a handoff still open is on both
+        // sides' books by design, and custody moves only when it closes.
+        let moving: BTreeSet<String> = two
+            .desks
+            .iter()
+            .flat_map(|d| d.handoffs.records())
+            .filter(|r| !r.is_finished())
+            .map(|r| r.entry.container.clone())
+            .collect();
+        stats.containers_on_both_sides = vn
+            .intersection(&cn)
+            .filter(|c| !moving.contains(*c))
+            .count() as u64;
+        stats.on_bridge_at_end = self
+            .vehicles
+            .iter()
+            .filter(|v| !self.map.node(v.node).kind.may_wait())
+            .count() as u64;
+        Some(stats)
+    }
+
+    /// Stops side `side`'s orchestrator at `at` for `down_ms`, then starts
+    /// it again from its database. Only in a two-sided run, and only
+    /// before it has run: the database journals the side from the start.
+    pub fn schedule_restart(&mut self, side: Side, at: Ms, down_ms: Ms) -> Result<(), String> {
+        let started = self.now > 0 || !self.log.is_empty();
+        let Some(two) = self.two.as_deref_mut() else {
+            return Err("a restart needs two orchestrators".into());
+        };
+        let s = ix(side);
+        if two.durable[s].is_none() {
+            if started {
+                return Err("a restart must be scheduled before the run starts".into());
+            }
+            if two.dir.is_none() {
+                // A RAM disk where there is one: the same SQLite code, but
+                // its syncs cost nothing.
+                let shm = std::path::Path::new("/dev/shm");
+                let base = if shm.is_dir() {
+                    shm.to_path_buf()
+                } else {
+                    std::env::temp_dir()
+                };
+                let dir = tempfile::Builder::new()
+                    .prefix("borderlane-sim-")
+                    .tempdir_in(base)
+                    .map_err(|e| format!("a directory for the databases: {e}"))?;
+                two.dir = Some(dir);
+            }
+            let dir = two.dir.as_ref().map(|d| d.path().to_path_buf());
+            let path = dir
+                .unwrap_or_default()
+                .join(format!("{}.db", side.code().to_lowercase()));
+            two.durable[s] = Some(Durable::open(&path).map_err(|e| e.to_string())?);
+        }
+        two.restarts.insert((at, s, down_ms.max(1)));
+        Ok(())
     }
 
     /// Commands from a side that did not command the vehicle.
@@ -608,6 +715,26 @@ impl Harness {
     }
 
     fn give_to(&mut self, side: usize, input: Input) {
+        let now = self.now;
+        if let Some(two) = self.two.as_deref_mut() {
+            if two.down[side].is_some() {
+                match input {
+                    Input::Job(_) | Input::Operator(_) => two.waiting[side].push(input),
+                    _ => two.bus.stats.lost_while_down += 1,
+                }
+                return;
+            }
+            if let Some(d) = two.durable[side].as_mut() {
+                let step = CoreStep::Input {
+                    input: input.clone(),
+                };
+                if d.journal(now, &step).is_err() {
+                    // Not journalled, so not taken.
+                    two.bus.stats.store_errors += 1;
+                    return;
+                }
+            }
+        }
         self.record(
             side,
             LogEntry::In {
@@ -635,6 +762,11 @@ impl Harness {
             match out {
                 Output::Command(cmd) => self.apply(side, cmd),
                 Output::Crossing(c) => self.cross(side, c),
+                Output::Event(borderlane_core::io::Event::JobDelivered { container, .. }) => {
+                    if let Some(two) = self.two.as_deref_mut() {
+                        *two.delivered.entry(container).or_default() += 1;
+                    }
+                }
                 Output::Event(_) => {}
             }
         }
@@ -651,6 +783,10 @@ impl Harness {
             // Handed over: nobody commands it until the far side adopts it.
             two.controller.insert(vehicle.clone(), None);
             two.watched.insert(vehicle.clone(), side);
+            two.committed_at.insert(vehicle.clone(), now);
+        }
+        if let CrossingOutput::Withdraw { .. } = &c {
+            two.bus.stats.rolled_back += 1;
         }
         if two.desks[side].call(now, c).is_err() {
             two.bus.stats.protocol_errors += 1;
@@ -665,14 +801,30 @@ impl Harness {
         let Some(two) = self.two.as_deref_mut() else {
             return;
         };
+        if two.down[side].is_some() {
+            return;
+        }
+        // What the desk changed is stored before anything it sends.
+        if let Some(d) = two.durable[side].as_mut()
+            && d.persist(now, &mut two.desks[side]).is_err()
+        {
+            two.bus.stats.store_errors += 1;
+            two.desk_timeouts[side] = two.desks[side].handoffs.poll_timeout();
+            return;
+        }
         for bytes in two.desks[side].transmit() {
             two.bus.send(now, 1 - side, bytes);
         }
         let effects = two.desks[side].effects();
         two.desk_timeouts[side] = two.desks[side].handoffs.poll_timeout();
         for input in &effects {
-            if let CrossingInput::Adopted { vehicle } = input {
-                two.controller.insert(vehicle.clone(), Some(side));
+            match input {
+                CrossingInput::Adopted { vehicle } => {
+                    two.controller.insert(vehicle.clone(), Some(side));
+                }
+                CrossingInput::Transferred { .. } => two.bus.stats.completed += 1,
+                CrossingInput::Kept { .. } => two.bus.stats.rolled_back += 1,
+                _ => {}
             }
         }
         for input in effects {
@@ -758,6 +910,100 @@ impl Harness {
             }
             Command::Resume { .. } => {}
         }
+    }
+
+    /// Side `side`'s orchestrator stops: its core and desk are dropped
+    /// from the run (they are rebuilt from the database on start), nothing
+    /// reaches it, and its vehicles carry out the last command they were
+    /// sent and stop at its end.
+    fn stop_side(&mut self, side: usize) {
+        let now = self.now;
+        let Some(two) = self.two.as_deref_mut() else {
+            return;
+        };
+        let Some((at, s, down)) = two.restarts.pop_first() else {
+            return;
+        };
+        debug_assert_eq!(s, side);
+        if two.down[side].is_some() {
+            // Already down: the later start stands.
+            let until = two.down[side].unwrap_or(at).max(at + down);
+            two.down[side] = Some(until);
+            return;
+        }
+        two.down[side] = Some(now + down);
+        two.outages.push((side, now, NEVER));
+        if side == 1 {
+            two.cn_timeout = None;
+        } else {
+            self.timeout = None;
+        }
+    }
+
+    /// Side `side`'s orchestrator starts again: a new core and desk from
+    /// its database (`Durable::recover`, as a live station does), then the
+    /// state of every vehicle it commands or watches, then the jobs and
+    /// commands that waited for it.
+    fn start_side(&mut self, side: usize) {
+        let now = self.now;
+        let map = Shared::clone(&self.map);
+        let Some(two) = self.two.as_deref_mut() else {
+            return;
+        };
+        if two.down[side].take().is_none() {
+            return;
+        }
+        if let Some(o) = two.outages.iter_mut().rev().find(|o| o.0 == side) {
+            o.2 = now;
+        }
+        let me = SIDES[side];
+        let (key, peer) = sim_keys(me);
+        let recovered = two.durable[side].as_ref().map(|d| {
+            d.recover(
+                Shared::clone(&map),
+                two.configs[side].clone(),
+                HandoffConfig::new(me),
+                key,
+                peer,
+                &two.borders[side],
+            )
+        });
+        let Some(Ok(r)) = recovered else {
+            // Without its database the side cannot start: it stays down.
+            two.bus.stats.store_errors += 1;
+            two.down[side] = Some(NEVER);
+            return;
+        };
+        two.bus.stats.restarts += 1;
+        two.bus.stats.replayed += r.replayed as u64;
+        two.desks[side] = r.desk;
+        two.desk_timeouts[side] = two.desks[side].handoffs.poll_timeout();
+        let waiting = std::mem::take(&mut two.waiting[side]);
+        *self.core_at(side) = r.core;
+        let timeout = self.core_at(side).poll_timeout();
+        if side == 1 {
+            if let Some(two) = self.two.as_deref_mut() {
+                two.cn_timeout = timeout;
+            }
+        } else {
+            self.timeout = timeout;
+        }
+        let reporting: Vec<usize> = (0..self.vehicles.len())
+            .filter(|&i| {
+                let serial = &self.vehicles[i].serial;
+                self.two.as_deref().is_some_and(|t| {
+                    t.controller.get(serial) == Some(&Some(side))
+                        || t.watched.get(serial) == Some(&side)
+                })
+            })
+            .collect();
+        for i in reporting {
+            self.report(i);
+        }
+        for input in waiting {
+            self.give(input);
+        }
+        self.flush(side);
     }
 
     fn report(&mut self, i: usize) {
@@ -867,12 +1113,24 @@ impl Harness {
                     consider(t, 2, 1);
                 }
                 for (d, timeout) in two.desk_timeouts.iter().enumerate() {
+                    if two.down[d].is_some() {
+                        continue;
+                    }
                     if let Some(t) = *timeout {
                         consider(t, 3, d);
                     }
                 }
                 if let Some(t) = two.bus.next_arrival() {
                     consider(t, 4, 0);
+                }
+                // A side stopping, then starting again.
+                if let Some(&(t, side, _)) = two.restarts.first() {
+                    consider(t, 5, side);
+                }
+                for (side, until) in two.down.iter().enumerate() {
+                    if let Some(t) = until {
+                        consider(*t, 6, side);
+                    }
                 }
             }
             let Some((t, kind, i)) = best else { break };
@@ -895,9 +1153,19 @@ impl Harness {
                 }
                 2 => {
                     let now = self.now;
+                    if let Some(two) = self.two.as_deref_mut()
+                        && let Some(d) = two.durable[i].as_mut()
+                        && d.journal(now, &CoreStep::Wake).is_err()
+                    {
+                        // Still taken, so that the run goes on; a run with
+                        // store errors is not a clean one.
+                        two.bus.stats.store_errors += 1;
+                    }
                     self.core_at(i).handle_timeout(now);
                     self.drain(i);
                 }
+                5 => self.stop_side(i),
+                6 => self.start_side(i),
                 3 => {
                     let now = self.now;
                     if let Some(two) = self.two.as_deref_mut() {
@@ -920,6 +1188,10 @@ impl Harness {
         let Some((to, bytes)) = two.bus.pop() else {
             return;
         };
+        if two.down[to].is_some() {
+            two.bus.stats.lost_while_down += 1;
+            return;
+        }
         match two.desks[to].receive(now, &bytes) {
             Ok(()) => two.bus.stats.delivered += 1,
             Err(_) => two.bus.stats.rejected += 1,
@@ -979,6 +1251,17 @@ impl Harness {
                         t.stops = true;
                     }
                     self.stats[i].border_stops += 1;
+                    if let Some(two) = self.two.as_deref_mut() {
+                        let since = two.committed_at.get(&v.serial).copied().unwrap_or(0);
+                        let down = two.down.iter().any(Option::is_some)
+                            || two
+                                .outages
+                                .iter()
+                                .any(|&(_, from, until)| from <= now && since < until);
+                        if !down && !two.bus.cut_between(since, now) {
+                            two.bus.stats.unexcused_border_stops += 1;
+                        }
+                    }
                 }
                 let mut must_report = s.stops || last || v.plan[k].action.is_some();
                 let kind = map.node(s.node).kind;

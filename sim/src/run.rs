@@ -156,6 +156,39 @@ pub struct HandoffReport {
     pub messages_rejected: u64,
     /// Protocol calls the state machines refused.
     pub protocol_errors: u64,
+    /// Handoffs that completed (the far side accepted) and that were
+    /// rolled back before a commit (refused, no answer, withdrawn).
+    #[serde(default)]
+    pub completed: u64,
+    #[serde(default)]
+    pub rolled_back: u64,
+    /// Handoffs still open on either side's records at the end.
+    #[serde(default)]
+    pub open_at_end: u64,
+    /// Orchestrator restarts, and the journal entries their cores replayed.
+    #[serde(default)]
+    pub restarts: u64,
+    #[serde(default)]
+    pub replayed: u64,
+    /// Messages, vehicle states and wake-ups lost while a side was down.
+    #[serde(default)]
+    pub lost_while_down: u64,
+    /// Border stops with both sides up and the link whole since the
+    /// commit: a vehicle stopped on the bridge because of the protocol.
+    #[serde(default)]
+    pub unexcused_border_stops: u32,
+    /// Containers delivered more than once, and containers open on both
+    /// sides' records at the end (the harness's custody ledger).
+    #[serde(default)]
+    pub containers_redelivered: u64,
+    #[serde(default)]
+    pub containers_on_both_sides: u64,
+    /// Writes to a side's database that failed (nothing was sent after).
+    #[serde(default)]
+    pub store_errors: u64,
+    /// Vehicles left standing on the bridge at the end.
+    #[serde(default)]
+    pub on_bridge_at_end: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +226,12 @@ impl Report {
     /// Whether a safety invariant broke: a conflict, a lost container, or
     /// a vehicle commanded by a side that did not command it.
     pub fn unsafe_run(&self) -> bool {
-        self.conflicts > 0 || self.jobs_lost > 0 || self.ownership_violations > 0
+        self.conflicts > 0
+            || self.jobs_lost > 0
+            || self.ownership_violations > 0
+            || self
+                .handoffs
+                .is_some_and(|h| h.containers_redelivered > 0 || h.containers_on_both_sides > 0)
     }
 
     /// A few lines for a person.
@@ -261,7 +299,21 @@ impl Report {
                 h.messages_lost,
                 h.messages_partitioned,
                 h.messages_rejected,
-            )),
+            ) + &if h.restarts > 0 {
+                format!(
+                    "restarts: {} (from the database, {} journal entries replayed), \
+                     {} messages and states lost while down; handoffs {} completed, \
+                     {} rolled back, {} open\n",
+                    h.restarts,
+                    h.replayed,
+                    h.lost_while_down,
+                    h.completed,
+                    h.rolled_back,
+                    h.open_at_end,
+                )
+            } else {
+                String::new()
+            }),
             self.sim_seconds / 3_600.0,
             self.wall_seconds,
             self.event_log_sha256,
@@ -321,6 +373,10 @@ pub struct Drawn {
     /// Each vehicle's charge at the start, percent, in fleet order: drawn,
     /// unless `[[fleet.start]]` sets it.
     pub battery_pct: Vec<f64>,
+    /// Partitions drawn at random: from, until.
+    pub partitions: Vec<(Ms, Ms)>,
+    /// Restarts, drawn and set: side, time, how long it is down.
+    pub restarts: Vec<(Side, Ms, Ms)>,
 }
 
 /// Reads a scenario's map.
@@ -475,11 +531,43 @@ pub fn draw(s: &Scenario, map: &LaneMap, seed: u64, days: u32) -> Result<Drawn, 
             *pct = set;
         }
     }
+    // Random partitions and restarts, drawn last so that the draws above
+    // are the same with or without them.
+    let mut window = |r: &Option<crate::scenario::RandomFaults>| -> Vec<(Ms, Ms)> {
+        let Some(r) = r else { return Vec::new() };
+        (0..r.count)
+            .map(|_| {
+                let at = uniform(&mut rng, r.from_s, r.to_s);
+                let len = uniform(&mut rng, 0.5 * r.length_s, 1.5 * r.length_s);
+                ((at * SECOND) as Ms, (len * SECOND).max(1.0) as Ms)
+            })
+            .collect()
+    };
+    let partitions = window(&f.random_partitions);
+    let mut restarts: Vec<(Side, Ms, Ms)> = window(&f.random_restarts)
+        .into_iter()
+        .map(|(at, down)| {
+            let side = if rng.random_bool(0.5) {
+                Side::Vn
+            } else {
+                Side::Cn
+            };
+            (side, at, down)
+        })
+        .collect();
+    restarts.extend(
+        f.restart
+            .iter()
+            .map(|r| (r.side, (r.at_s * SECOND) as Ms, (r.down_s * SECOND) as Ms)),
+    );
+    restarts.sort_by_key(|&(side, at, _)| (at, side));
     Ok(Drawn {
         jobs,
         breakdowns,
         link_losses,
         battery_pct,
+        partitions,
+        restarts,
     })
 }
 
@@ -624,7 +712,16 @@ pub fn run_with(
         Harness::two_sided(
             Arc::clone(&map),
             config,
-            s.orchestrators.link(&s.faults),
+            {
+                let mut link = s.orchestrators.link(&s.faults);
+                link.partitions.extend(
+                    drawn
+                        .partitions
+                        .iter()
+                        .map(|&(at, len)| (at, at.saturating_add(len))),
+                );
+                link
+            },
             seed,
         )
     } else {
@@ -670,6 +767,10 @@ pub fn run_with(
     }
     for (vehicle, at, for_ms) in &drawn.link_losses {
         h.schedule_link_loss(vehicle, *at, *for_ms);
+    }
+    for &(side, at, down) in &drawn.restarts {
+        h.schedule_restart(side, at, down)
+            .map_err(|e| ScenarioError::Invalid(format!("faults.restart: {e}")))?;
     }
 
     let end = u64::from(days) * DAY;
@@ -813,6 +914,17 @@ pub fn run_with(
             messages_delivered: l.delivered,
             messages_rejected: l.rejected,
             protocol_errors: l.protocol_errors,
+            completed: l.completed,
+            rolled_back: l.rolled_back,
+            open_at_end: l.open_at_end,
+            restarts: l.restarts,
+            replayed: l.replayed,
+            lost_while_down: l.lost_while_down,
+            unexcused_border_stops: l.unexcused_border_stops,
+            containers_redelivered: l.containers_redelivered,
+            containers_on_both_sides: l.containers_on_both_sides,
+            store_errors: l.store_errors,
+            on_bridge_at_end: l.on_bridge_at_end,
         }),
         breakdowns: tally.breakdowns,
         link_losses: vstats.iter().map(|v| v.link_losses).sum(),

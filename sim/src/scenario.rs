@@ -17,7 +17,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use borderlane_core::io::{Channel, JobRequest, OperatorCommand};
-use borderlane_model::Ms;
+use borderlane_model::{Ms, Side};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::border::LinkModel;
@@ -413,6 +413,40 @@ pub struct Faults {
     /// (with `orchestrators.split`): no handoff message crosses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partition: Vec<Partition>,
+    /// Partitions drawn at random (with `orchestrators.split`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_partitions: Option<RandomFaults>,
+    /// One side's orchestrator stopped at `at_s` and restarted `down_s`
+    /// later from its database (with `orchestrators.split`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart: Vec<Restart>,
+    /// Restarts drawn at random, of either side (with
+    /// `orchestrators.split`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_restarts: Option<RandomFaults>,
+}
+
+/// One side's orchestrator stops at `at_s`: its core and handoff desk lose
+/// their memory, its vehicles drive on as far as they were released. It
+/// starts again `down_s` later and recovers from its database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restart {
+    pub side: Side,
+    pub at_s: f64,
+    pub down_s: f64,
+}
+
+/// Faults drawn at random: `count` of them, each starting at a time drawn
+/// uniformly between `from_s` and `to_s` and lasting between half and one
+/// and a half times `length_s` (for a restart, on a side drawn at random).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomFaults {
+    pub count: u32,
+    pub from_s: f64,
+    pub to_s: f64,
+    pub length_s: f64,
 }
 
 /// The cross-border link is partitioned from `at_s` for `for_s`.
@@ -486,6 +520,9 @@ impl Default for Faults {
             random_link_loss_s: default_random_link_loss_s(),
             outage: Vec::new(),
             partition: Vec::new(),
+            random_partitions: None,
+            restart: Vec::new(),
+            random_restarts: None,
         }
     }
 }
@@ -709,6 +746,30 @@ impl Scenario {
         for (i, p) in f.partition.iter().enumerate() {
             at_least(&format!("faults.partition[{i}].at_s"), p.at_s, 0.0)?;
             above(&format!("faults.partition[{i}].for_s"), p.for_s)?;
+        }
+        for (i, r) in f.restart.iter().enumerate() {
+            at_least(&format!("faults.restart[{i}].at_s"), r.at_s, 0.0)?;
+            above(&format!("faults.restart[{i}].down_s"), r.down_s)?;
+        }
+        for (name, r) in [
+            ("random_partitions", &f.random_partitions),
+            ("random_restarts", &f.random_restarts),
+        ] {
+            let Some(r) = r else { continue };
+            at_least(&format!("faults.{name}.from_s"), r.from_s, 0.0)?;
+            at_least(&format!("faults.{name}.to_s"), r.to_s, r.from_s)?;
+            above(&format!("faults.{name}.length_s"), r.length_s)?;
+        }
+        let restarts = !f.restart.is_empty() || f.random_restarts.is_some();
+        if restarts && !self.orchestrators.split {
+            return bad(
+                "faults.restart and faults.random_restarts need orchestrators.split = true: \
+                 they restart one side's orchestrator"
+                    .into(),
+            );
+        }
+        if f.random_partitions.is_some() && !self.orchestrators.split {
+            return bad("faults.random_partitions needs orchestrators.split = true".into());
         }
         if !f.partition.is_empty() && !self.orchestrators.split {
             return bad(

@@ -113,8 +113,20 @@ fn every_shipped_scenario_runs_clean_for_a_day() {
             .iter()
             .filter(|b| b.place == borderlane_sim::scenario::Where::Bridge)
             .count();
+        // A vehicle committed while the far side is down waits at the
+        // border node until the restarted far side adopts it (PROTOCOL.md
+        // section 9): a border stop, and the only wait on the bridge there.
+        let restarts = !s.faults.restart.is_empty() || s.faults.random_restarts.is_some();
         if OVERLOADED.contains(&name.as_str()) {
             assert!(r.trace_malformed <= 4, "{shown}: {r:?}");
+        } else if restarts {
+            let h = r.handoffs.expect("a run with restarts is two-sided");
+            assert!(h.restarts > 0, "{shown}: {h:?}");
+            assert_eq!(h.unexcused_border_stops, 0, "{shown}: {h:?}");
+            assert!(
+                r.trace_malformed <= h.border_stops as usize,
+                "{shown}: {r:?}"
+            );
         } else if on_bridge == 0 {
             assert_eq!(r.trace_malformed, 0, "{shown}: {r:?}");
         } else {

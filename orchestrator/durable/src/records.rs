@@ -174,7 +174,7 @@ fn code<T: Code>(row: &Row, idx: usize) -> rusqlite::Result<T> {
         .ok_or_else(|| conversion(idx, Type::Text, format!("unknown code {text:?}")))
 }
 
-fn json(row: &Row, idx: usize) -> rusqlite::Result<Value> {
+pub(crate) fn json(row: &Row, idx: usize) -> rusqlite::Result<Value> {
     let text: String = row.get(idx)?;
     serde_json::from_str(&text).map_err(|e| conversion(idx, Type::Text, format!("not JSON: {e}")))
 }

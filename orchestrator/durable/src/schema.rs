@@ -8,7 +8,7 @@ use rusqlite_migration::{M, Migrations};
 /// the bytes "BLne").
 pub const APPLICATION_ID: i32 = 0x424C_6E65;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(V1)];
+const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2)];
 
 /// The schema version this build writes: the number of migrations.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -102,4 +102,20 @@ CREATE TRIGGER crossings_no_delete BEFORE DELETE ON crossings
 BEGIN
     SELECT RAISE(ABORT, 'crossings is append-only');
 END;
+";
+
+/// The second schema: the journal of the core's steps, replayed on start
+/// to rebuild the core's memory, and named counters (the number of the
+/// next handoff, which must never repeat).
+const V2: &str = "
+CREATE TABLE journal (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms  INTEGER NOT NULL CHECK (typeof(at_ms) = 'integer' AND at_ms >= 0),
+    entry  TEXT NOT NULL CHECK (json_valid(entry))
+);
+
+CREATE TABLE counters (
+    name   TEXT NOT NULL PRIMARY KEY,
+    value  INTEGER NOT NULL CHECK (typeof(value) = 'integer' AND value >= 0)
+);
 ";

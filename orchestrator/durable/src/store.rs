@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, Params, Row, TransactionBehavior, params};
+use borderlane_model::Ms;
+use rusqlite::{Connection, OptionalExtension, Params, Row, TransactionBehavior, params};
+use serde_json::Value;
 
 use crate::error::StoreError;
 use crate::records::{
@@ -95,6 +97,25 @@ impl Store {
         };
         drop(read);
         Ok(snapshot)
+    }
+
+    /// The journal, in the order it was appended: (time, entry).
+    pub fn journal(&self) -> Result<Vec<(Ms, Value)>, StoreError> {
+        self.select("journal", "at_ms, entry", "seq", |row| {
+            Ok((row.get(0)?, crate::records::json(row, 1)?))
+        })
+    }
+
+    /// A named counter's value, if it was ever set.
+    pub fn counter(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM counters WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::sqlite(&self.path, format!("read counter {name:?}"), e))
     }
 
     /// The customs audit, in the order the rows were appended.
@@ -340,6 +361,27 @@ impl Tx<'_> {
             values,
         )?;
         Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Appends an entry to the journal.
+    pub fn append_journal(&self, at_ms: Ms, entry: &Value) -> Result<(), StoreError> {
+        let sql = "INSERT INTO journal (at_ms, entry) VALUES (?1, ?2)";
+        self.write(
+            || format!("append to the journal at {at_ms} ms"),
+            sql,
+            params![at_ms, json_text(entry)],
+        )
+    }
+
+    /// Sets a named counter.
+    pub fn set_counter(&self, name: &str, value: u64) -> Result<(), StoreError> {
+        let sql = "INSERT INTO counters (name, value) VALUES (?1, ?2) \
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        self.write(
+            || format!("write counter {name:?}"),
+            sql,
+            params![name, value],
+        )
     }
 
     fn write(

@@ -498,3 +498,36 @@ fn the_audit_is_append_only_and_complete() {
     }
     assert_eq!(store.crossings().expect("reads"), vec![crossing("h-1")]);
 }
+
+#[test]
+fn the_journal_and_the_counters_come_back_in_order_after_reopening() {
+    let (_dir, path) = scratch();
+    {
+        let mut store = Store::open(&path).expect("creates");
+        assert!(store.journal().expect("reads").is_empty());
+        assert_eq!(store.counter("next_handoff").expect("reads"), None);
+        store
+            .transaction(|tx| {
+                tx.append_journal(5, &json!({"step": "wake"}))?;
+                tx.append_journal(3, &json!({"step": "input", "n": 1}))?;
+                tx.set_counter("next_handoff", 4)?;
+                tx.set_counter("next_handoff", 7)
+            })
+            .expect("commits");
+        // A transaction that fails leaves no journal entry behind.
+        let failed: Result<(), StoreError> = store.transaction(|tx| {
+            tx.append_journal(9, &json!("lost"))?;
+            tx.set_counter("next_handoff", i64::MAX as u64 + 1)
+        });
+        assert!(failed.is_err());
+    }
+    let store = Store::open(&path).expect("reopens");
+    assert_eq!(
+        store.journal().expect("reads"),
+        vec![
+            (5, json!({"step": "wake"})),
+            (3, json!({"step": "input", "n": 1}))
+        ]
+    );
+    assert_eq!(store.counter("next_handoff").expect("reads"), Some(7));
+}

@@ -62,6 +62,37 @@ impl Desk {
         })
     }
 
+    /// A desk continuing from a stored snapshot after a restart: the
+    /// protocol's records through [`Handoffs::restore`] (retries resume at
+    /// their stored times), each vehicle's current handoff taken from the
+    /// latest record of it. The records' standing effects stay queued in
+    /// `handoffs` for the caller to take or drop.
+    pub fn restore(
+        config: HandoffConfig,
+        key: SigningKey,
+        peer: VerifyingKey,
+        border: &str,
+        snapshot: crate::Snapshot,
+    ) -> Result<Desk, HandoffError> {
+        let side = config.me;
+        let handoffs = Handoffs::restore(config, snapshot)?;
+        let mut records: Vec<_> = handoffs.records().collect();
+        records.sort_by_key(|r| r.number);
+        let by_vehicle = records
+            .into_iter()
+            .map(|r| (r.entry.vehicle.clone(), r.id.clone()))
+            .collect();
+        Ok(Desk {
+            side,
+            handoffs,
+            gate: Gate::new(GateConfig::new(side), peer),
+            key,
+            by_vehicle,
+            border: border.to_string(),
+            signed: VecDeque::new(),
+        })
+    }
+
     /// Hands the protocol what the core asked for. An error is a call the
     /// protocol refused; it changes nothing and is counted.
     pub fn call(&mut self, now: Ms, out: CrossingOutput) -> Result<(), String> {

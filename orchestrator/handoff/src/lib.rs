@@ -29,6 +29,7 @@ mod handoffs;
 mod message;
 mod near;
 mod record;
+mod recover;
 mod sign;
 
 pub use desk::{Desk, EMPTY};
@@ -38,4 +39,5 @@ pub use message::{
     Body, ESeal, ESealState, Envelope, OrderContinuation, RefusalReason, schemas, topic,
 };
 pub use record::{Entry, FarPhase, HandoffRecord, Holder, NearPhase, Phase, Retry, RollBack, Slot};
+pub use recover::{CoreStep, Durable, NEXT_HANDOFF, RecoverError, Recovered};
 pub use sign::{KeyError, Signed, SigningKey, VerifyingKey, sign};

@@ -1,0 +1,227 @@
+//! A side's durable state and its recovery after a restart.
+//!
+//! [`Durable`] keeps, in one `borderlane-durable` store, what a side must
+//! not lose when its orchestrator stops: the desk's handoff records (with
+//! their granted slots and the number of the next handoff) and the journal
+//! of every step its core took (each input with its time, and each
+//! wake-up). The caller journals a step before the core takes it and
+//! persists the desk's changes ([`Durable::persist`]) before it sends what
+//! the desk has to transmit, so nothing that left the side depends on
+//! state the store does not hold.
+//!
+//! [`Durable::recover`] builds the side again from configuration and the
+//! store: the desk through [`Desk::restore`] (retries resume at their
+//! stored times; the far side still holds every slot it granted, the near
+//! side still re-sends a handover it committed), and the core by replaying
+//! its journal into a new [`Core`], whose outputs are dropped because they
+//! were sent before the stop. The core is therefore exactly as it was,
+//! with the plans the vehicles were last sent and the reservations the
+//! other side depends on; the vehicles' next state reports tell it where
+//! they are now. The simulator's restarts and the live station use this
+//! same code.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use borderlane_core::{Core, CoreConfig, CoreError, Input};
+use borderlane_durable::{Handoff as HandoffRow, Role, Slot as SlotRow, Store, StoreError};
+use borderlane_model::{LaneMap, Ms};
+use serde::{Deserialize, Serialize};
+
+use crate::{Desk, HandoffConfig, HandoffError, HandoffRecord, SigningKey, Snapshot, VerifyingKey};
+
+/// The counter that holds the number of a side's next handoff.
+pub const NEXT_HANDOFF: &str = "next_handoff";
+
+/// One step of the core, as the journal keeps it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum CoreStep {
+    /// `Core::handle` with this input.
+    Input { input: Input },
+    /// `Core::handle_timeout`.
+    Wake,
+}
+
+/// Why a side could not be recovered from its store.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoverError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored handoff {id:?} is not a handoff record: {detail}")]
+    Record { id: String, detail: String },
+    #[error("journal entry {index} is not a core step: {detail}")]
+    Journal { index: usize, detail: String },
+    #[error(transparent)]
+    Handoff(#[from] HandoffError),
+    #[error("core: {0}")]
+    Core(CoreError),
+}
+
+/// A side recovered from its store.
+pub struct Recovered {
+    pub core: Core,
+    pub desk: Desk,
+    /// How many journal entries the core replayed.
+    pub replayed: usize,
+}
+
+/// One side's durable state.
+pub struct Durable {
+    store: Store,
+    /// The handoff counter as last stored, so an unchanged one is not
+    /// written again.
+    stored_next: Option<u64>,
+}
+
+impl Durable {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Durable, StoreError> {
+        let store = Store::open(path)?;
+        let stored_next = store.counter(NEXT_HANDOFF)?;
+        Ok(Durable { store, stored_next })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Journals a step before the core takes it.
+    pub fn journal(&mut self, now: Ms, step: &CoreStep) -> Result<(), StoreError> {
+        // A core step is plain data: serialising it cannot fail.
+        let entry = serde_json::to_value(step).unwrap_or_default();
+        self.store.transaction(|tx| tx.append_journal(now, &entry))
+    }
+
+    /// Stores the desk's records that changed since the last call (and
+    /// deletes the forgotten ones), with the handoff counter, in one
+    /// transaction. Call it after every call into the desk and before
+    /// sending what it transmits. If it fails, the changes stay marked for
+    /// the next call and nothing may be sent.
+    pub fn persist(&mut self, now: Ms, desk: &mut Desk) -> Result<(), StoreError> {
+        let changed = desk.handoffs.take_changed();
+        let next = desk.handoffs.next_number;
+        if changed.is_empty() && self.stored_next == Some(next) {
+            return Ok(());
+        }
+        let handoffs = &desk.handoffs;
+        let written = self.store.transaction(|tx| {
+            for id in &changed {
+                let Some(rec) = handoffs.get(id) else {
+                    tx.delete_handoff(id)?;
+                    continue;
+                };
+                tx.upsert_handoff(&row(rec, now))?;
+                match rec.slot {
+                    Some(slot) => tx.upsert_slot(&SlotRow {
+                        handoff: rec.id.clone(),
+                        vehicle: rec.entry.vehicle.clone(),
+                        window_start_ms: slot.window_start_ms,
+                        window_end_ms: slot.window_end_ms,
+                    })?,
+                    None => {
+                        tx.delete_slot(id)?;
+                    }
+                }
+            }
+            tx.set_counter(NEXT_HANDOFF, next)
+        });
+        match written {
+            Ok(()) => {
+                self.stored_next = Some(next);
+                Ok(())
+            }
+            Err(e) => {
+                desk.handoffs.changed.extend(changed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Builds the side again from configuration and what the store holds:
+    /// the desk from its records, the core from its journal. The desk's
+    /// standing effects are dropped: the replayed core was told each of
+    /// them when it happened.
+    pub fn recover(
+        &self,
+        map: Arc<LaneMap>,
+        core: CoreConfig,
+        handoff: HandoffConfig,
+        key: SigningKey,
+        peer: VerifyingKey,
+        border: &str,
+    ) -> Result<Recovered, RecoverError> {
+        let side = handoff.me;
+        let stored = self.store.load()?;
+        let mut records = Vec::with_capacity(stored.handoffs.len());
+        for row in stored.handoffs {
+            let rec: HandoffRecord =
+                serde_json::from_value(row.state).map_err(|e| RecoverError::Record {
+                    id: row.id.clone(),
+                    detail: e.to_string(),
+                })?;
+            if rec.id != row.id {
+                return Err(RecoverError::Record {
+                    id: row.id,
+                    detail: format!("its state is handoff {:?}", rec.id),
+                });
+            }
+            records.push(rec);
+        }
+        records.sort_by_key(|r| r.number);
+        let after_last = records.last().map_or(1, |r| r.number + 1);
+        let next_number = self
+            .store
+            .counter(NEXT_HANDOFF)?
+            .unwrap_or(1)
+            .max(after_last);
+        let mut desk = Desk::restore(
+            handoff,
+            key,
+            peer,
+            border,
+            Snapshot {
+                side,
+                next_number,
+                handoffs: records,
+            },
+        )?;
+        while desk.handoffs.poll_effect().is_some() {}
+        let mut core = Core::new(map, core).map_err(RecoverError::Core)?;
+        let journal = self.store.journal()?;
+        let replayed = journal.len();
+        for (index, (at, entry)) in journal.into_iter().enumerate() {
+            let step: CoreStep =
+                serde_json::from_value(entry).map_err(|e| RecoverError::Journal {
+                    index,
+                    detail: e.to_string(),
+                })?;
+            match step {
+                CoreStep::Input { input } => core.handle(at, input),
+                CoreStep::Wake => core.handle_timeout(at),
+            }
+            // Sent before the stop.
+            while core.poll_output().is_some() {}
+        }
+        Ok(Recovered {
+            core,
+            desk,
+            replayed,
+        })
+    }
+}
+
+/// The store's row of a handoff record.
+fn row(rec: &HandoffRecord, now: Ms) -> HandoffRow {
+    HandoffRow {
+        id: rec.id.clone(),
+        vehicle: rec.entry.vehicle.clone(),
+        role: if rec.is_near() { Role::Near } else { Role::Far },
+        phase: rec.phase_name().to_string(),
+        // A record is plain data: serialising it cannot fail.
+        state: serde_json::to_value(rec).unwrap_or_default(),
+        sent_seq: rec.next_seq.saturating_sub(1),
+        received_seq: rec.peer_seq,
+        updated_ms: now,
+    }
+}
