@@ -27,7 +27,7 @@ use borderlane_core::{Core, CoreError};
 use borderlane_ioc::{Ioc, OperatorAction};
 use borderlane_model::{LaneMap, Ms, NEVER};
 use borderlane_record::{Entry, MqttIn, OperatorIn, Payload, Recorder, Session};
-use borderlane_station::{Station, StationConfig};
+use borderlane_station::{Station, StationConfig, StationError};
 use borderlane_vda5050::{Master, Qos};
 use rumqttc::QoS;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -60,6 +60,8 @@ pub enum ServeError {
     Fleet(String),
     #[error("fleet: {0}")]
     Core(#[from] CoreError),
+    #[error("{0}")]
+    Handoff(String),
     #[error(transparent)]
     Broker(#[from] BrokerError),
     #[error(transparent)]
@@ -84,6 +86,7 @@ impl ServeError {
                 | ServeError::MapInvalid { .. }
                 | ServeError::Fleet(_)
                 | ServeError::Core(_)
+                | ServeError::Handoff(_)
                 | ServeError::Mqtt(_)
                 | ServeError::IocConfig(_)
         )
@@ -118,6 +121,7 @@ pub fn station_config(config: &ServeConfig) -> StationConfig {
         jobs_from: config.side.side(),
         core: config.core_config(),
         vda5050: config.vda5050.clone(),
+        handoff: None,
     }
 }
 
@@ -209,7 +213,10 @@ impl Orchestrator {
             }
             None => None,
         };
-        let station = Station::new(Arc::clone(&map), station_config)?;
+        let station = Station::new(Arc::clone(&map), station_config).map_err(|e| match e {
+            StationError::Core(e) => ServeError::Core(e),
+            StationError::Handoff(e) => ServeError::Handoff(e),
+        })?;
         let topics = ShellTopics::new(&config.topics.prefix, config.side);
 
         let mut broker = None;
