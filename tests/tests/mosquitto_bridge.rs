@@ -4,6 +4,10 @@
 //! handoff messages cross both ways with their exact bytes and pass the
 //! receiving side's gate; VDA 5050, job topics and a message published into
 //! the other side's outbound handoff topic stay where they were published.
+//! And a VN orchestrator on the VN broker and a CN one on the CN broker
+//! hand simulated vehicles over both ways through that bridge (with the
+//! vehicles' topics bridged too, which the shipped files leave to the
+//! deployment).
 //!
 //! Mosquitto is taken from `PATH` or `/usr/sbin/mosquitto`; without it the
 //! test says so and passes without doing anything (CI installs it).
@@ -450,4 +454,168 @@ async fn handoff_topics_and_only_they_cross_the_bridge_both_ways() {
     })
     .await
     .expect("the test finishes in time");
+}
+
+/// The interface name of the vehicles in the orchestrators' test: their
+/// topics are bridged too, standing in for vehicles both sides can reach.
+const VEHICLES: &str = "bridged";
+
+/// A side's orchestrator on its own broker, with the demo keys.
+fn side_config(side: Side, port: u16) -> borderlane_live::config::ServeConfig {
+    use borderlane_live::config::{
+        BrokerConfig, ExternalBroker, HandoffSection, MetricsConfig, ServeConfig, TopicsConfig,
+    };
+    let keys = borderlane_live::demo::demo_keys(side);
+    let fleet = ["VN_PARK_01", "CN_PARK_01", "VN_PARK_02", "CN_PARK_02"]
+        .iter()
+        .enumerate()
+        .map(|(i, start)| borderlane_core::VehicleSpec {
+            serial: format!("igv-{i:02}"),
+            start: start.to_string(),
+        })
+        .collect();
+    ServeConfig {
+        name: format!("orchestrator-{side}"),
+        side: match side {
+            Side::Vn => borderlane_live::scope::SideSel::Vn,
+            Side::Cn => borderlane_live::scope::SideSel::Cn,
+        },
+        map: borderlane_tests::root().join("maps/bac_luan_ii.geojson"),
+        broker: BrokerConfig::External(ExternalBroker {
+            host: "127.0.0.1".into(),
+            port,
+            client_id: None,
+            username: None,
+            password: None,
+            tls: None,
+            max_packet_bytes: borderlane_live::mqtt::DEFAULT_MAX_PACKET_BYTES,
+        }),
+        vda5050: borderlane_vda5050::MasterConfig {
+            interface_name: VEHICLES.into(),
+            max_clock_skew_ms: 3_600_000,
+            ..borderlane_vda5050::MasterConfig::default()
+        },
+        metrics: MetricsConfig {
+            listen: "127.0.0.1:0".into(),
+        },
+        topics: TopicsConfig::default(),
+        ioc: None,
+        core: borderlane_core::CoreConfig::default(),
+        handoff: Some(HandoffSection {
+            key_id: keys.key_id,
+            key: Some(keys.key),
+            key_file: None,
+            peer_key_id: keys.peer_key_id,
+            peer_key: Some(keys.peer_key),
+            peer_key_file: None,
+        }),
+        fleet,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orchestrator_on_each_broker_hands_vehicles_over_both_ways() {
+    use borderlane_live::clock::Clock;
+    use borderlane_live::mqtt::{MqttClient, MqttSettings};
+    use borderlane_live::serve::Orchestrator;
+    let Some(binary) = mosquitto() else {
+        println!("mosquitto is not installed (PATH, /usr/sbin): skipping the bridge test");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+            .expect("opens the directory");
+    }
+    let shipped = |name: &str| {
+        let path = borderlane_tests::root().join("config/mosquitto").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let (vn_port, cn_port) = (free_port(), free_port());
+    let _cn_broker = Broker::start(
+        &binary,
+        dir.path(),
+        "CN",
+        &rewrite(&shipped("cn.conf"), cn_port, None, dir.path()),
+        cn_port,
+    );
+    // The vehicles use the VN broker; their topics cross the bridge too
+    // (a deployment matter, PROTOCOL.md section 9), the handoff as shipped.
+    let vn_conf = format!(
+        "{}topic {VEHICLES}/# both 0\n",
+        rewrite(&shipped("vn.conf"), vn_port, Some(cn_port), dir.path())
+    );
+    let vn_broker = Broker::start(&binary, dir.path(), "VN", &vn_conf, vn_port);
+    wait_bridge_up(&vn_broker).await;
+
+    let clock = Clock::scaled(30.0);
+    let vn_config = side_config(Side::Vn, vn_port);
+    let vn = Orchestrator::start(&vn_config, clock, None)
+        .await
+        .expect("VN starts");
+    let cn = Orchestrator::start(&side_config(Side::Cn, cn_port), clock, None)
+        .await
+        .expect("CN starts");
+    assert!(vn.wait_connected(PATIENCE * 3).await && cn.wait_connected(PATIENCE * 3).await);
+    let map = borderlane_live::serve::load_map(&vn_config.map).expect("the map");
+    let base = MqttSettings::new("127.0.0.1", vn_port, "unused");
+    let mut vehicles = Vec::new();
+    for v in &vn_config.fleet {
+        let agent = borderlane_live::demo::agent_config(&vn_config.vda5050, v, &vn_config.core);
+        let sim = borderlane_live::vehicle::SimVehicle::spawn(
+            std::sync::Arc::clone(&map),
+            agent,
+            &base,
+            clock,
+        )
+        .expect("the vehicle starts");
+        assert!(sim.wait_connected(PATIENCE * 3).await);
+        vehicles.push(sim);
+    }
+    // One container each way, each published on its side's broker.
+    for (i, (side, port)) in [("VN", vn_port), ("CN", cn_port)].into_iter().enumerate() {
+        let (feeder, _rx) = MqttClient::connect(
+            &MqttSettings::new("127.0.0.1", port, format!("feeder-{side}")),
+            Vec::new(),
+            clock,
+        )
+        .expect("valid settings");
+        assert!(feeder.wait_subscribed(PATIENCE * 3).await);
+        let job = borderlane_core::io::JobRequest {
+            id: format!("job-{i}"),
+            container: format!("CONT{i:07}"),
+            pickup: format!("{side}_SLOT_01"),
+            channel: Channel::Green,
+            customs_ms: 0,
+            priority: 0,
+            deadline: None,
+        };
+        feeder.publish(
+            &format!("borderlane/v1/{}/jobs", side.to_lowercase()),
+            serde_json::to_vec(&job).expect("a job"),
+            QoS::AtLeastOnce,
+            false,
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        feeder.shutdown().await;
+    }
+    let deadline = Instant::now() + PATIENCE * 24;
+    loop {
+        let (v, c) = (vn.status().borrow().clone(), cn.status().borrow().clone());
+        if v.jobs_done == 1 && c.jobs_done == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not delivered both ways: VN {v:?}, CN {c:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for v in vehicles {
+        v.shutdown().await;
+    }
+    cn.shutdown().await;
+    vn.shutdown().await;
 }

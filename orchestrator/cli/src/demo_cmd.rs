@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use borderlane_ioc::Role;
 use borderlane_live::demo::{Demo, DemoAccount, DemoLinkLoss, DemoOptions, parse_duration};
+use borderlane_live::serve::Status;
 use borderlane_live::signal::shutdown_signal;
 use clap::Args;
 
@@ -61,6 +62,11 @@ pub struct DemoArgs {
     /// for 2 minutes. May be given more than once.
     #[arg(long, value_name = "VEHICLE@AT:FOR")]
     link_loss: Vec<DemoLinkLoss>,
+    /// Run a VN and a CN orchestrator that hand vehicles over to each
+    /// other at the border (the operation center shows the VN side),
+    /// instead of one orchestrator for the whole lane.
+    #[arg(long)]
+    two_sided: bool,
 }
 
 /// The demo's operator account, unless `--ioc-operator` gives another.
@@ -113,6 +119,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
         ioc_port: args.ioc_port,
         accounts: vec![args.ioc_operator.clone(), args.ioc_viewer.clone()],
         link_losses: args.link_loss.clone(),
+        two_sided: args.two_sided,
     };
     let demo = match Demo::start(&options).await {
         Ok(d) => d,
@@ -133,7 +140,12 @@ async fn demo(args: DemoArgs) -> ExitCode {
         demo.clock().speed()
     );
     println!("broker:  {}", demo.broker_url());
-    println!("metrics: {}", demo.metrics_url());
+    let metrics: Vec<String> = demo
+        .metrics_urls()
+        .iter()
+        .map(|(name, url)| format!("{url} ({name})"))
+        .collect();
+    println!("metrics: {}", metrics.join(", "));
     println!("operation center: {}", demo.ioc_url());
     println!(
         "  sign in as operator {} to act, or as viewer {} to look",
@@ -192,24 +204,41 @@ async fn demo(args: DemoArgs) -> ExitCode {
 }
 
 fn status_line(demo: &Demo, elapsed: Duration) -> String {
-    let s = demo.status().borrow().clone();
+    let all = demo.statuses();
+    let sum = |f: fn(&Status) -> u64| all.iter().map(|(_, s)| f(s)).sum::<u64>();
     let (total, fed) = demo.jobs();
     let secs = elapsed.as_secs();
+    let vehicles: Vec<String> = all
+        .iter()
+        .map(|(name, s)| format!("{name} {}/{} driving", s.driving, s.vehicles))
+        .collect();
+    let delivered = if all.len() > 1 {
+        let each: Vec<String> = all
+            .iter()
+            .map(|(name, s)| format!("{} in {name}", s.jobs_done))
+            .collect();
+        format!(" ({})", each.join(", "))
+    } else {
+        String::new()
+    };
     format!(
-        "{:02}:{:02}:{:02} | jobs {fed}/{total} fed, {} queued, {} active, {} done | vehicles {}/{} driving, {} link lost | messages {} in, {} out | rejected {}{}",
+        "{:02}:{:02}:{:02} | jobs {fed}/{total} fed, {} queued, {} active, {} done{delivered} | vehicles {}, {} link lost | messages {} in, {} out | rejected {}{}",
         secs / 3_600,
         secs / 60 % 60,
         secs % 60,
-        s.jobs_queued,
-        s.jobs_active,
-        s.jobs_done,
-        s.driving,
-        s.vehicles,
-        s.link_lost,
-        s.messages_in,
-        s.messages_out,
-        s.rejected,
-        if s.connected { "" } else { " | MQTT down" },
+        sum(|s| s.jobs_queued as u64),
+        sum(|s| s.jobs_active as u64),
+        sum(|s| s.jobs_done),
+        vehicles.join(", "),
+        sum(|s| s.link_lost as u64),
+        sum(|s| s.messages_in),
+        sum(|s| s.messages_out),
+        sum(|s| s.rejected),
+        if all.iter().all(|(_, s)| s.connected) {
+            ""
+        } else {
+            " | MQTT down"
+        },
     )
 }
 

@@ -75,6 +75,37 @@ fn demo_prints_its_addresses_and_stops_after_its_duration() {
 }
 
 #[test]
+fn a_two_sided_demo_runs_both_orchestrators_and_stops_after_its_duration() {
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .current_dir(root())
+        .args([
+            "demo",
+            "--two-sided",
+            "--speed",
+            "20",
+            "--duration",
+            "3s",
+            "--ioc-port",
+            "0",
+        ])
+        .output()
+        .expect("the binary runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("broker:  mqtt://127.0.0.1:"), "{stdout}");
+    let metrics = stdout
+        .lines()
+        .find(|l| l.starts_with("metrics: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        metrics.contains(" (VN), http://127.0.0.1:") && metrics.ends_with(" (CN)"),
+        "{metrics}"
+    );
+    assert!(stdout.contains("VN ") && stdout.contains("CN "), "{stdout}");
+    assert!(stdout.contains("Stopping."), "{stdout}");
+}
+
+#[test]
 fn demo_refuses_a_bad_speed_an_unknown_vehicle_and_a_missing_scenario() {
     let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
         .current_dir(root())

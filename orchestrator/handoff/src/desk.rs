@@ -34,6 +34,8 @@ pub struct Desk {
     /// The last envelopes signed and their signed bytes: a re-sent copy is
     /// the same envelope, and ed25519 signs it to the same bytes.
     signed: VecDeque<(String, Vec<u8>)>,
+    /// The order continuations of vehicles adopted, until taken.
+    adopted: BTreeMap<String, OrderContinuation>,
 }
 
 /// How many signed envelopes a desk remembers.
@@ -59,6 +61,7 @@ impl Desk {
             by_vehicle: BTreeMap::new(),
             border: border.to_string(),
             signed: VecDeque::new(),
+            adopted: BTreeMap::new(),
         })
     }
 
@@ -139,7 +142,8 @@ impl Desk {
                 self.by_vehicle.insert(vehicle, id);
             }
             CrossingOutput::Commit { vehicle, border_ms } => {
-                let id = handoff(self, &vehicle)?;
+                // The simulator's vehicles take no VDA 5050 order: a
+                // continuation that names the crossing stands in for it.
                 let order = OrderContinuation {
                     order_id: format!("{vehicle}-{border_ms}"),
                     order_update_id: 0,
@@ -147,9 +151,7 @@ impl Desk {
                     border_sequence_id: 0,
                     next_header_id: 0,
                 };
-                self.handoffs
-                    .commit(now, &id, order)
-                    .map_err(|e| e.to_string())?;
+                self.commit(now, &vehicle, order)?;
             }
             CrossingOutput::Withdraw { vehicle, reason } => {
                 let id = handoff(self, &vehicle)?;
@@ -180,6 +182,31 @@ impl Desk {
             }
         }
         Ok(())
+    }
+
+    /// Commits the handover of `vehicle` with the continuation of its
+    /// VDA 5050 order: what [`Desk::call`] does with a `Commit`, for a side
+    /// whose vehicles execute real orders.
+    pub fn commit(
+        &mut self,
+        now: Ms,
+        vehicle: &str,
+        order: OrderContinuation,
+    ) -> Result<(), String> {
+        let id = self
+            .by_vehicle
+            .get(vehicle)
+            .cloned()
+            .ok_or_else(|| format!("no handoff for vehicle {vehicle:?}"))?;
+        self.handoffs
+            .commit(now, &id, order)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The order continuation the other side handed `vehicle` over with,
+    /// once [`Desk::effects`] has given its adoption; taken once.
+    pub fn take_continuation(&mut self, vehicle: &str) -> Option<OrderContinuation> {
+        self.adopted.remove(vehicle)
     }
 
     /// The signed messages to send, in order.
@@ -262,9 +289,12 @@ impl Desk {
                 // core still holds the slot it granted.
                 Effect::HoldSlot { .. } => continue,
                 Effect::CancelEntry { vehicle, .. } => CrossingInput::Cancelled { vehicle },
-                Effect::Adopt { entry, .. } => CrossingInput::Adopted {
-                    vehicle: entry.vehicle,
-                },
+                Effect::Adopt { entry, order, .. } => {
+                    self.adopted.insert(entry.vehicle.clone(), order);
+                    CrossingInput::Adopted {
+                        vehicle: entry.vehicle,
+                    }
+                }
             };
             inputs.push(input);
         }

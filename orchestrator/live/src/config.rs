@@ -20,7 +20,13 @@
 //! [ioc]                           # the operation center; off without it
 //! listen = "127.0.0.1:8351"       # borderlane_ioc::IocConfig
 //!
-//! [[fleet]]
+//! [handoff]                      # a side's keys; required for VN and CN
+//! key_id = "vn-demo"
+//! key_file = "keys/vn-demo.key"   # or key = "<64 hex digits>"
+//! peer_key_id = "cn-demo"
+//! peer_key = "<64 hex digits>"    # or peer_key_file = "..."
+//!
+//! [[fleet]]                       # the whole lane's fleet, on both sides
 //! serial = "vn-igv-01"
 //! start = "VN_PARK_01"
 //! ```
@@ -33,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use borderlane_core::{CoreConfig, VehicleSpec};
 use borderlane_ioc::IocConfig;
+use borderlane_station::HandoffKeys;
 use borderlane_vda5050::MasterConfig;
 use serde::{Deserialize, Serialize};
 
@@ -67,8 +74,69 @@ pub struct ServeConfig {
     /// The core's rules and timings; its fleet comes from `[[fleet]]`.
     #[serde(default)]
     pub core: CoreConfig,
-    /// The vehicles this orchestrator controls and where each starts.
+    /// A side's handoff keys; a VN or CN orchestrator hands vehicles over
+    /// at the border and needs them.
+    #[serde(default)]
+    pub handoff: Option<HandoffSection>,
+    /// The vehicles of the lane and where each starts. A side's
+    /// orchestrator commands those that start on its side, and the others
+    /// once they are handed over to it.
     pub fleet: Vec<VehicleSpec>,
+}
+
+/// A side's handoff keys: its ed25519 signing key (the 32-byte seed) and
+/// the other side's public key, each as 64 hexadecimal digits given in the
+/// file or in a key file of their own, with their key ids.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffSection {
+    pub key_id: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    pub peer_key_id: String,
+    #[serde(default)]
+    pub peer_key: Option<String>,
+    #[serde(default)]
+    pub peer_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for HandoffSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoffSection")
+            .field("key_id", &self.key_id)
+            .field("key_file", &self.key_file)
+            .field("peer_key_id", &self.peer_key_id)
+            .field("peer_key", &self.peer_key)
+            .field("peer_key_file", &self.peer_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandoffSection {
+    /// The keys, read from their files where the section names files.
+    pub fn keys(&self) -> Result<HandoffKeys, String> {
+        let read =
+            |field: &str, inline: &Option<String>, file: &Option<PathBuf>| match (inline, file) {
+                (Some(k), None) => Ok(k.trim().to_string()),
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map(|t| t.trim().to_string())
+                    .map_err(|e| {
+                        format!(
+                            "handoff.{field}_file {}: cannot read it: {e}",
+                            path.display()
+                        )
+                    }),
+                _ => Err(format!("handoff: give one of {field} and {field}_file")),
+            };
+        Ok(HandoffKeys {
+            key_id: self.key_id.clone(),
+            key: read("key", &self.key, &self.key_file)?,
+            peer_key_id: self.peer_key_id.clone(),
+            peer_key: read("peer_key", &self.peer_key, &self.peer_key_file)?,
+        })
+    }
 }
 
 /// The MQTT broker: started in this process, or one that runs elsewhere.
@@ -197,6 +265,10 @@ impl ServeConfig {
         c.validate()?;
         c.settle_ioc_side()?;
         c.map = base.join(&c.map);
+        if let Some(h) = &mut c.handoff {
+            h.key_file = h.key_file.as_ref().map(|p| base.join(p));
+            h.peer_key_file = h.peer_key_file.as_ref().map(|p| base.join(p));
+        }
         if let BrokerConfig::External(x) = &mut c.broker
             && let Some(tls) = &mut x.tls
         {
@@ -221,6 +293,33 @@ impl ServeConfig {
             if let Err(why) = topic_level_ok(&v.serial) {
                 return Err(format!("fleet[{i}].serial = {:?}: {why}", v.serial));
             }
+        }
+        match (&self.handoff, self.side.side()) {
+            (None, Some(side)) => {
+                return Err(format!(
+                    "handoff: side = \"{side}\" hands vehicles over at the border; give the [handoff] keys"
+                ));
+            }
+            (Some(_), None) => {
+                return Err(
+                    "handoff: side = \"both\" hands no vehicle over; leave [handoff] out"
+                        .to_string(),
+                );
+            }
+            (Some(h), Some(_)) => {
+                if h.key_id.is_empty() || h.peer_key_id.is_empty() {
+                    return Err("handoff: key_id and peer_key_id must not be empty".to_string());
+                }
+                for (field, inline, file) in [
+                    ("key", h.key.is_some(), h.key_file.is_some()),
+                    ("peer_key", h.peer_key.is_some(), h.peer_key_file.is_some()),
+                ] {
+                    if inline == file {
+                        return Err(format!("handoff: give one of {field} and {field}_file"));
+                    }
+                }
+            }
+            (None, None) => {}
         }
         self.validate_ioc()?;
         check_topic_level("vda5050.interface_name", &self.vda5050.interface_name)?;
@@ -305,10 +404,12 @@ impl ServeConfig {
         Ok(())
     }
 
-    /// The core's configuration: `[core]` with the fleet of `[[fleet]]`.
+    /// The core's configuration: `[core]` with the fleet of `[[fleet]]`,
+    /// planning this orchestrator's side only if it stands on one.
     pub fn core_config(&self) -> CoreConfig {
         CoreConfig {
             fleet: self.fleet.clone(),
+            territory: self.side.side(),
             ..self.core.clone()
         }
     }
@@ -370,6 +471,12 @@ map = "../maps/bac_luan_ii.geojson"
 [broker.embedded]
 port = 0
 
+[handoff]
+key_id = "vn-test"
+key = "2222222222222222222222222222222222222222222222222222222222222222"
+peer_key_id = "cn-test"
+peer_key_file = "keys/cn.pub"
+
 [[fleet]]
 serial = "vn-igv-01"
 start = "VN_PARK_01"
@@ -391,6 +498,30 @@ start = "VN_PARK_01"
         };
         assert_eq!(e.host, "127.0.0.1");
         assert_eq!(e.port, 0);
+    }
+
+    #[test]
+    fn a_side_needs_its_handoff_keys() {
+        let c = ServeConfig::parse(GOOD, Path::new("/etc/borderlane")).expect("valid");
+        assert_eq!(c.core_config().territory, Some(borderlane_model::Side::Vn));
+        let h = c.handoff.expect("keys");
+        assert_eq!(
+            h.peer_key_file,
+            Some(PathBuf::from("/etc/borderlane/keys/cn.pub"))
+        );
+        let err = h.keys().expect_err("no such file");
+        assert!(err.contains("handoff.peer_key_file"), "{err}");
+        let start = GOOD.find("[handoff]").expect("a section");
+        let end = GOOD.find("[[fleet]]").expect("a fleet");
+        let without = format!("{}{}", &GOOD[..start], &GOOD[end..]);
+        let err = ServeConfig::parse(&without, Path::new(".")).expect_err("no keys");
+        assert!(err.contains("[handoff]"), "{err}");
+        let both = GOOD.replace("peer_key_file", "peer_key = \"00\"\npeer_key_file");
+        let err = ServeConfig::parse(&both, Path::new(".")).expect_err("two keys");
+        assert!(err.contains("one of peer_key and peer_key_file"), "{err}");
+        let lane = GOOD.replace("side = \"VN\"", "side = \"both\"");
+        let err = ServeConfig::parse(&lane, Path::new(".")).expect_err("keys for the lane");
+        assert!(err.contains("leave [handoff] out"), "{err}");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! `borderlane demo`: the whole live system in one process.
 //!
 //! It starts the embedded broker, one orchestrator for the whole lane with
-//! its operation center, one simulated VDA 5050 vehicle per vehicle of the
+//! its operation center or, with `two_sided`, the two sides' orchestrators
+//! (VN, with the operation center, and CN), which hand vehicles over to
+//! each other at the border with the demo keys of `config/vn.toml` and
+//! `config/cn.toml`; one simulated VDA 5050 vehicle per vehicle of the
 //! scenario's fleet (each a real MQTT client with its own last will), and a
-//! job feeder that publishes the scenario's containers on the
-//! orchestrator's jobs topic as their arrival times come. Everything runs
+//! job feeder that publishes each of the scenario's containers on the jobs
+//! topic of the orchestrator that takes it, as their arrival times come. Everything runs
 //! on one clock, which may run faster than the wall clock (`speed`).
 //! Vehicles may be made to lose their link to the broker for a while
 //! ([`DemoLinkLoss`]).
@@ -19,9 +22,11 @@ use std::time::Duration;
 
 use borderlane_core::io::JobRequest;
 use borderlane_core::{CoreConfig, VehicleSpec};
+use borderlane_handoff::SigningKey;
 use borderlane_ioc::{IocConfig, Role, User};
-use borderlane_model::Ms;
+use borderlane_model::{Ms, Side};
 use borderlane_sim::scenario::{Scenario, ScenarioError};
+use borderlane_station::HandoffKeys;
 use borderlane_vda5050::{AgentConfig, MasterConfig};
 use rumqttc::QoS;
 use tokio::sync::watch;
@@ -29,7 +34,7 @@ use tokio::task::JoinHandle;
 
 use crate::broker::{BrokerError, DEFAULT_MAX_PAYLOAD_BYTES, EmbeddedBroker, EmbeddedSettings};
 use crate::clock::Clock;
-use crate::config::{BrokerConfig, MetricsConfig, ServeConfig, TopicsConfig};
+use crate::config::{BrokerConfig, HandoffSection, MetricsConfig, ServeConfig, TopicsConfig};
 use crate::mqtt::{MqttClient, MqttError, MqttSettings};
 use crate::scope::SideSel;
 use crate::serve::{Orchestrator, ServeError, Status};
@@ -64,6 +69,9 @@ pub struct DemoOptions {
     pub accounts: Vec<DemoAccount>,
     /// Vehicles that lose their link to the broker, and when.
     pub link_losses: Vec<DemoLinkLoss>,
+    /// Run a VN and a CN orchestrator that hand vehicles over, instead of
+    /// one for the whole lane.
+    pub two_sided: bool,
 }
 
 /// An account of the demo's operation center.
@@ -214,10 +222,52 @@ impl DemoError {
     }
 }
 
+/// The demo's signing keys (ed25519 seeds), the same as in
+/// `config/vn.toml` and `config/cn.toml`: public, for the demo only.
+const DEMO_SEEDS: [(Side, &str, &str); 2] = [
+    (
+        Side::Vn,
+        "vn-demo",
+        "d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0",
+    ),
+    (
+        Side::Cn,
+        "cn-demo",
+        "c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7c7",
+    ),
+];
+
+/// A side's demo keys: its own seed and the other side's public key.
+pub fn demo_keys(side: Side) -> HandoffKeys {
+    let find = |s: Side| {
+        DEMO_SEEDS
+            .iter()
+            .find(|(x, _, _)| *x == s)
+            .map(|(_, id, seed)| (id.to_string(), seed.to_string()))
+            .expect("both sides have demo keys")
+    };
+    let (key_id, key) = find(side);
+    let (peer_key_id, peer_seed) = find(side.other());
+    let peer_key = SigningKey::from_hex(&peer_key_id, &peer_seed)
+        .expect("a valid demo seed")
+        .verifying_key()
+        .to_hex();
+    HandoffKeys {
+        key_id,
+        key,
+        peer_key_id,
+        peer_key,
+    }
+}
+
 /// A running demo.
 pub struct Demo {
     broker: EmbeddedBroker,
+    /// The lane's orchestrator, or VN's in a two-sided demo, with the
+    /// operation center and the recording.
     orchestrator: Orchestrator,
+    /// The CN orchestrator, in a two-sided demo.
+    cn: Option<Orchestrator>,
     vehicles: Vec<SimVehicle>,
     feeder: Feeder,
     jobs_total: usize,
@@ -251,13 +301,27 @@ impl Demo {
             profile: scenario.vehicle.profile(),
             ..CoreConfig::default()
         };
-        let mut config = demo_config(&scenario, &fleet, core, &options.metrics_listen);
+        let first = options.two_sided.then_some(Side::Vn);
+        let mut config = demo_config(
+            &scenario,
+            &fleet,
+            core.clone(),
+            &options.metrics_listen,
+            first,
+        );
         config.ioc = Some(IocConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, options.ioc_port)),
             users,
             side: config.side.label().to_string(),
             ..IocConfig::default()
         });
+        let cn_config = demo_config(
+            &scenario,
+            &fleet,
+            core,
+            &next_port(&options.metrics_listen),
+            Some(Side::Cn),
+        );
         let orchestrator = Orchestrator::start_recording(
             &config,
             clock,
@@ -265,10 +329,31 @@ impl Demo {
             options.record.as_deref(),
         )
         .await?;
-        if !orchestrator.wait_connected(CONNECT_TIMEOUT).await {
-            orchestrator.shutdown().await;
+        let cn = if options.two_sided {
+            match Orchestrator::start(&cn_config, clock, Some(at.clone())).await {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    orchestrator.shutdown().await;
+                    return Err(e.into());
+                }
+            }
+        } else {
+            None
+        };
+        let vn_up = orchestrator.wait_connected(CONNECT_TIMEOUT).await;
+        let cn_up = match &cn {
+            Some(cn) => cn.wait_connected(CONNECT_TIMEOUT).await,
+            None => true,
+        };
+        if !(vn_up && cn_up) {
+            let who = if vn_up {
+                "the CN orchestrator"
+            } else {
+                "the orchestrator"
+            };
+            stop_all(orchestrator, cn, Vec::new()).await;
             return Err(DemoError::NotConnected(
-                "the orchestrator".to_string(),
+                who.to_string(),
                 CONNECT_TIMEOUT.as_secs(),
             ));
         }
@@ -290,7 +375,7 @@ impl Demo {
             {
                 Ok(s) => vehicles.push(s),
                 Err(e) => {
-                    stop_all(orchestrator, vehicles).await;
+                    stop_all(orchestrator, cn, vehicles).await;
                     return Err(e.into());
                 }
             }
@@ -298,23 +383,37 @@ impl Demo {
         for v in &vehicles {
             if !v.wait_connected(CONNECT_TIMEOUT).await {
                 let who = format!("vehicle {}", v.serial());
-                stop_all(orchestrator, vehicles).await;
+                stop_all(orchestrator, cn, vehicles).await;
                 return Err(DemoError::NotConnected(who, CONNECT_TIMEOUT.as_secs()));
             }
         }
 
-        let topics = ShellTopics::new(&config.topics.prefix, config.side);
+        // Each container goes to the jobs topic of the side it waits on.
         let jobs_total = drawn.jobs.len();
-        let feeder = match Feeder::start(&base, topics.jobs, drawn.jobs, clock) {
+        let jobs = drawn
+            .jobs
+            .into_iter()
+            .map(|(at, job)| {
+                let side = match map.node_by_id(&job.pickup).map(|n| map.side_of(n)) {
+                    _ if !options.two_sided => SideSel::Both,
+                    Some(Side::Cn) => SideSel::Cn,
+                    _ => SideSel::Vn,
+                };
+                let topic = ShellTopics::new(&config.topics.prefix, side).jobs;
+                (at, topic, job)
+            })
+            .collect();
+        let feeder = match Feeder::start(&base, jobs, clock) {
             Ok(f) => f,
             Err(e) => {
-                stop_all(orchestrator, vehicles).await;
+                stop_all(orchestrator, cn, vehicles).await;
                 return Err(e.into());
             }
         };
         Ok(Demo {
             broker,
             orchestrator,
+            cn,
             vehicles,
             feeder,
             jobs_total,
@@ -327,9 +426,26 @@ impl Demo {
         self.broker.url()
     }
 
-    /// The URL of the orchestrator's metrics.
+    /// The URL of the (first) orchestrator's metrics.
     pub fn metrics_url(&self) -> &str {
         self.orchestrator.metrics_url()
+    }
+
+    /// Each orchestrator's name (`lane`, or `VN` and `CN`) and the URL of
+    /// its metrics.
+    pub fn metrics_urls(&self) -> Vec<(&'static str, &str)> {
+        self.each()
+            .into_iter()
+            .map(|(n, o)| (n, o.metrics_url()))
+            .collect()
+    }
+
+    /// The orchestrators with their names.
+    fn each(&self) -> Vec<(&'static str, &Orchestrator)> {
+        match &self.cn {
+            Some(cn) => vec![("VN", &self.orchestrator), ("CN", cn)],
+            None => vec![("lane", &self.orchestrator)],
+        }
     }
 
     /// The operation center's address, `http://127.0.0.1:port/`.
@@ -337,9 +453,17 @@ impl Demo {
         self.orchestrator.ioc_url().unwrap_or_default()
     }
 
-    /// The orchestrator's status.
+    /// The (first) orchestrator's status.
     pub fn status(&self) -> watch::Receiver<Status> {
         self.orchestrator.status()
+    }
+
+    /// Each orchestrator's name and status.
+    pub fn statuses(&self) -> Vec<(&'static str, Status)> {
+        self.each()
+            .into_iter()
+            .map(|(n, o)| (n, o.status().borrow().clone()))
+            .collect()
     }
 
     /// How many containers the scenario brings, and how many the feeder
@@ -358,20 +482,25 @@ impl Demo {
         self.clock
     }
 
-    /// The orchestrator, for inspection.
+    /// The VN orchestrator, for inspection.
     pub fn orchestrator(&self) -> &Orchestrator {
         &self.orchestrator
     }
 
+    /// The CN orchestrator of a two-sided demo, for inspection.
+    pub fn cn(&self) -> Option<&Orchestrator> {
+        self.cn.as_ref()
+    }
+
     /// Stops the feeder, the vehicles (cleanly, connection OFFLINE) and the
-    /// orchestrator. The broker runs until the process ends.
+    /// orchestrators. The broker runs until the process ends.
     pub async fn shutdown(self) {
         self.feeder.shutdown().await;
-        stop_all(self.orchestrator, self.vehicles).await;
+        stop_all(self.orchestrator, self.cn, self.vehicles).await;
     }
 }
 
-async fn stop_all(orchestrator: Orchestrator, vehicles: Vec<SimVehicle>) {
+async fn stop_all(orchestrator: Orchestrator, cn: Option<Orchestrator>, vehicles: Vec<SimVehicle>) {
     let stops: Vec<_> = vehicles
         .into_iter()
         .map(|v| tokio::spawn(v.shutdown()))
@@ -379,7 +508,26 @@ async fn stop_all(orchestrator: Orchestrator, vehicles: Vec<SimVehicle>) {
     for s in stops {
         let _ = s.await;
     }
+    if let Some(cn) = cn {
+        cn.shutdown().await;
+    }
     orchestrator.shutdown().await;
+}
+
+/// The address after `listen` (port + 1), or a free port when `listen`
+/// asks for one: where the CN orchestrator's metrics listen.
+fn next_port(listen: &str) -> String {
+    match listen.parse::<SocketAddr>() {
+        Ok(mut a) if a.port() != 0 => {
+            a.set_port(a.port().wrapping_add(1));
+            a.to_string()
+        }
+        Ok(mut a) => {
+            a.set_port(0);
+            a.to_string()
+        }
+        Err(_) => listen.to_string(),
+    }
 }
 
 /// Refuses a link loss of a vehicle that is not in the fleet.
@@ -417,17 +565,36 @@ fn users(accounts: &[DemoAccount]) -> Result<Vec<User>, DemoError> {
     Ok(users)
 }
 
-/// The orchestrator of the demo: the whole lane, with the scenario's map
-/// and fleet.
+/// An orchestrator of the demo, with the scenario's map and fleet: for
+/// the whole lane, or for a side, with its demo keys.
 fn demo_config(
     scenario: &Scenario,
     fleet: &[VehicleSpec],
     core: CoreConfig,
     metrics_listen: &str,
+    side: Option<Side>,
 ) -> ServeConfig {
+    let handoff = side.map(|side| {
+        let keys = demo_keys(side);
+        HandoffSection {
+            key_id: keys.key_id,
+            key: Some(keys.key),
+            key_file: None,
+            peer_key_id: keys.peer_key_id,
+            peer_key: Some(keys.peer_key),
+            peer_key_file: None,
+        }
+    });
     ServeConfig {
-        name: "borderlane-demo".to_string(),
-        side: SideSel::Both,
+        name: match side {
+            Some(side) => format!("borderlane-demo-{}", side.to_string().to_lowercase()),
+            None => "borderlane-demo".to_string(),
+        },
+        side: match side {
+            Some(Side::Vn) => SideSel::Vn,
+            Some(Side::Cn) => SideSel::Cn,
+            None => SideSel::Both,
+        },
         map: scenario.map.clone(),
         broker: BrokerConfig::Embedded(EmbeddedSettings::default()),
         vda5050: MasterConfig::default(),
@@ -437,6 +604,7 @@ fn demo_config(
         topics: TopicsConfig::default(),
         ioc: None,
         core,
+        handoff,
         fleet: fleet.to_vec(),
     }
 }
@@ -463,12 +631,11 @@ struct Feeder {
 }
 
 impl Feeder {
-    /// Starts feeding `jobs`, each at its time after the first, the first
-    /// [`FIRST_JOB_AFTER_MS`] from now.
+    /// Starts feeding `jobs` (time, topic, job), each at its time after the
+    /// first, the first [`FIRST_JOB_AFTER_MS`] from now.
     fn start(
         base: &MqttSettings,
-        topic: String,
-        jobs: Vec<(Ms, JobRequest)>,
+        jobs: Vec<(Ms, String, JobRequest)>,
         clock: Clock,
     ) -> Result<Feeder, MqttError> {
         let mut settings = base.clone();
@@ -477,10 +644,10 @@ impl Feeder {
         let fed = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&fed);
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let first = jobs.first().map_or(0, |(t, _)| *t);
+        let first = jobs.first().map_or(0, |(t, _, _)| *t);
         let start = clock.now() + FIRST_JOB_AFTER_MS;
         let task = tokio::spawn(async move {
-            for (at, job) in jobs {
+            for (at, topic, job) in jobs {
                 let due = start + at.saturating_sub(first);
                 // A long sleep may end early; sleep again until it is due.
                 while clock.now() < due {

@@ -1,12 +1,13 @@
 //! What an orchestrator controls: the one place where its side matters.
 //!
-//! The core plans the whole lane in one instance. Until control is split
-//! between a VN and a CN core (with a hand-over of vehicles at the border),
-//! a side's orchestrator is a core of its own that controls the vehicles of
-//! its fleet, which start on its side, and takes the jobs whose containers
-//! wait in its own yard. An orchestrator for "both" sides takes every job.
-//! Everything that depends on the side goes through [`Scope`], so the
-//! split, when it comes, changes this file and not the loop.
+//! An orchestrator for "both" sides plans the whole lane and takes every
+//! job. A side's orchestrator plans its own territory (its core's
+//! `territory`), takes the jobs whose containers wait in its own yard, and
+//! hands vehicles over to the other side's at the border: both list the
+//! whole lane's fleet, since a vehicle may be on either side, and each
+//! reads the state of every vehicle (its station decides which states its
+//! core is given). Everything here that depends on the side goes through
+//! [`Scope`].
 
 use std::collections::BTreeSet;
 
@@ -117,20 +118,21 @@ impl Scope {
         out
     }
 
-    /// Checks that every vehicle of a side's fleet starts on that side.
-    /// Unknown start nodes are left to the core, which names them.
+    /// Checks that, for a side's orchestrator, every vehicle starts on one
+    /// side or the other (not on the border line), so that exactly one
+    /// side commands it at the start. Unknown start nodes are left to the
+    /// core, which names them.
     pub fn check_fleet(&self, map: &LaneMap, fleet: &[VehicleSpec]) -> Result<(), String> {
-        let Some(side) = self.side.side() else {
+        if self.side.side().is_none() {
             return Ok(());
-        };
+        }
         for v in fleet {
             if let Some(ix) = map.node_by_id(&v.start)
-                && let Some(node_side) = map.node(ix).side
-                && node_side != side
+                && map.node(ix).side.is_none()
             {
                 return Err(format!(
-                    "fleet: vehicle {}: start node {:?} is on the {} side, but this is the {} orchestrator",
-                    v.serial, v.start, node_side, side
+                    "fleet: vehicle {}: start node {:?} is on the border line; start it on a side",
+                    v.serial, v.start
                 ));
             }
         }

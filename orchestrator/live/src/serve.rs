@@ -27,7 +27,7 @@ use borderlane_core::{Core, CoreError};
 use borderlane_ioc::{Ioc, OperatorAction};
 use borderlane_model::{LaneMap, Ms, NEVER};
 use borderlane_record::{Entry, MqttIn, OperatorIn, Payload, Recorder, Session};
-use borderlane_station::{Station, StationConfig};
+use borderlane_station::{Station, StationConfig, StationError};
 use borderlane_vda5050::{Master, Qos};
 use rumqttc::QoS;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -60,6 +60,8 @@ pub enum ServeError {
     Fleet(String),
     #[error("fleet: {0}")]
     Core(#[from] CoreError),
+    #[error("{0}")]
+    Handoff(String),
     #[error(transparent)]
     Broker(#[from] BrokerError),
     #[error(transparent)]
@@ -84,6 +86,7 @@ impl ServeError {
                 | ServeError::MapInvalid { .. }
                 | ServeError::Fleet(_)
                 | ServeError::Core(_)
+                | ServeError::Handoff(_)
                 | ServeError::Mqtt(_)
                 | ServeError::IocConfig(_)
         )
@@ -110,15 +113,17 @@ fn load_map_text(path: &std::path::Path) -> Result<(Arc<LaneMap>, String), Serve
     Ok((map, text))
 }
 
-/// The station a serve configuration describes.
-pub fn station_config(config: &ServeConfig) -> StationConfig {
-    StationConfig {
+/// The station a serve configuration describes, with its handoff keys read
+/// from their files. The error names the file or the field.
+pub fn station_config(config: &ServeConfig) -> Result<StationConfig, String> {
+    Ok(StationConfig {
         name: config.side.topic_level().to_string(),
         prefix: config.topics.prefix.clone(),
         jobs_from: config.side.side(),
         core: config.core_config(),
         vda5050: config.vda5050.clone(),
-    }
+        handoff: config.handoff.as_ref().map(|h| h.keys()).transpose()?,
+    })
 }
 
 /// What an orchestrator shows of itself while it runs.
@@ -191,7 +196,7 @@ impl Orchestrator {
             None => None,
         };
         let ioc = center.as_ref().map(|c| (c.ioc().clone(), c.url()));
-        let station_config = station_config(config);
+        let station_config = station_config(config).map_err(ServeError::Handoff)?;
         let recorder = match record {
             Some(path) => {
                 let session = Session {
@@ -209,7 +214,10 @@ impl Orchestrator {
             }
             None => None,
         };
-        let station = Station::new(Arc::clone(&map), station_config)?;
+        let station = Station::new(Arc::clone(&map), station_config).map_err(|e| match e {
+            StationError::Core(e) => ServeError::Core(e),
+            StationError::Handoff(e) => ServeError::Handoff(e),
+        })?;
         let topics = ShellTopics::new(&config.topics.prefix, config.side);
 
         let mut broker = None;
@@ -241,6 +249,10 @@ impl Orchestrator {
                 .into_iter()
                 .map(|t| (t.to_string(), QoS::AtLeastOnce)),
         );
+        // A side's orchestrator reads the other side's handoff messages.
+        if let Some(me) = config.side.side() {
+            subscriptions.push((borderlane_handoff::topic(me.other(), me), QoS::AtLeastOnce));
+        }
         let (mqtt, inbox) = match MqttClient::connect(&settings, subscriptions, clock) {
             Ok(c) => c,
             Err(e) => {

@@ -34,12 +34,27 @@ fn the_shipped_configurations_are_valid() {
     // The two sides have their own identities and metrics ports.
     let vn = ServeConfig::load(&root().join("config/vn.toml")).expect("vn");
     let cn = ServeConfig::load(&root().join("config/cn.toml")).expect("cn");
+    let lane = ServeConfig::load(&root().join("config/lane.toml")).expect("lane");
     assert_ne!(vn.name, cn.name);
     assert_ne!(vn.metrics.listen, cn.metrics.listen);
-    assert!(vn.fleet.iter().all(|v| !cn.fleet.contains(v)));
+    // Both list the whole lane's fleet, and each side's public key is the
+    // one the other side verifies with.
+    assert_eq!(vn.fleet, cn.fleet);
+    let (vk, ck) = (
+        vn.handoff.as_ref().expect("keys").keys().expect("vn keys"),
+        cn.handoff.as_ref().expect("keys").keys().expect("cn keys"),
+    );
+    for (me, peer) in [(&vk, &ck), (&ck, &vk)] {
+        let public = borderlane_handoff::SigningKey::from_hex(&me.key_id, &me.key)
+            .expect("a seed")
+            .verifying_key()
+            .to_hex();
+        assert_eq!(public, peer.peer_key);
+        assert_eq!(me.key_id, peer.peer_key_id);
+    }
+    assert!(lane.handoff.is_none());
     // Each serves its operation center on its own loopback port, showing
     // its side.
-    let lane = ServeConfig::load(&root().join("config/lane.toml")).expect("lane");
     let iocs: Vec<_> = [&vn, &cn, &lane]
         .iter()
         .map(|c| c.ioc.clone().expect("an [ioc] section"))
@@ -56,6 +71,9 @@ fn the_shipped_configurations_are_valid() {
     assert_ne!(iocs[1].listen, iocs[2].listen);
 }
 
+/// A VN side's handoff keys, for a configuration that needs them.
+const HANDOFF: &str = "[handoff]\nkey_id = \"vn-t\"\nkey = \"2222222222222222222222222222222222222222222222222222222222222222\"\npeer_key_id = \"cn-t\"\npeer_key = \"a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f0\"\n\n[[fleet]]";
+
 #[test]
 fn the_operation_center_is_configured_under_ioc() {
     let c = parse(BASE).expect("valid");
@@ -64,6 +82,7 @@ fn the_operation_center_is_configured_under_ioc() {
     let text = format!(
         "{}\n[ioc]\nlisten = \"127.0.0.1:0\"\nusers = [{{ name = \"olga\", role = \"operator\", password_hash = \"{hash}\" }}]\n",
         BASE.replace("side = \"both\"", "side = \"VN\"")
+            .replacen("[[fleet]]", HANDOFF, 1)
     );
     let c = parse(&text).expect("valid");
     let ioc = c.ioc.expect("served");

@@ -244,6 +244,7 @@ fn link_loss_recording(lost: Ms, back: Ms, end: Ms) -> Recording {
             ..CoreConfig::default()
         },
         vda5050: MasterConfig::default(),
+        handoff: None,
     };
     let session = Session {
         format: borderlane_record::FORMAT_VERSION,

@@ -42,6 +42,7 @@ fn station_config() -> StationConfig {
             ..CoreConfig::default()
         },
         vda5050: MasterConfig::default(),
+        handoff: None,
     }
 }
 

@@ -8,13 +8,27 @@
 //! shell moves its bytes over MQTT; replay feeds it a recording; neither
 //! adds a decision of its own, so a replay of a recording is the same
 //! station seeing the same inputs.
+//!
+//! A territory station (its core plans one side, `core.territory`) also
+//! holds that side's handoff [`Desk`]: it reads the other side's handoff
+//! topic, hands the core's crossing steps to the desk and the desk's
+//! effects to the core, and publishes the signed envelopes. On a commit
+//! the master control releases the vehicle's order up to the border node
+//! and gives the vehicle up; the handover carries that order's
+//! continuation, and on adoption the other side's master control takes it
+//! over and continues the same order. A station reads the state of the
+//! vehicles it commands, and of those it handed over until one is past the
+//! border; it never publishes to a vehicle it does not command.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use borderlane_core::io::{Event, JobRequest, OperatorCommand};
+use borderlane_core::io::{CrossingInput, CrossingOutput, Event, JobRequest, OperatorCommand};
 use borderlane_core::{Core, CoreConfig, CoreError, Input, Output};
-use borderlane_model::{LaneMap, Ms, Side};
+use borderlane_handoff::{
+    Desk, HandoffConfig, OrderContinuation, SigningKey, VerifyingKey, topic as handoff_topic,
+};
+use borderlane_model::{LaneMap, Ms, NodeKind, Side};
 use borderlane_vda5050::{Master, MasterConfig, Publish, Qos};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +46,40 @@ pub struct StationConfig {
     pub jobs_from: Option<Side>,
     pub core: CoreConfig,
     pub vda5050: MasterConfig,
+    /// The handoff keys of a territory station (`core.territory` set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<HandoffKeys>,
+}
+
+/// A territory station's handoff keys: its own ed25519 signing key (the
+/// 32-byte seed) and the other side's public key, both as 64 hexadecimal
+/// digits, each with the key id the other side's configuration names.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffKeys {
+    pub key_id: String,
+    pub key: String,
+    pub peer_key_id: String,
+    pub peer_key: String,
+}
+
+impl std::fmt::Debug for HandoffKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoffKeys")
+            .field("key_id", &self.key_id)
+            .field("peer_key_id", &self.peer_key_id)
+            .field("peer_key", &self.peer_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a station cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StationError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    #[error("handoff: {0}")]
+    Handoff(String),
 }
 
 fn default_prefix() -> String {
@@ -52,6 +100,33 @@ pub struct Rejection {
 /// The largest job or operator message accepted, bytes.
 pub const MAX_CONTROL_BYTES: usize = 64 * 1024;
 
+/// What a territory station does with a vehicle's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    /// It commands the vehicle.
+    Commands,
+    /// It handed the vehicle over and reads its state until it is past
+    /// the border.
+    Watches,
+}
+
+/// A territory station's side of the handoff.
+struct Border {
+    side: Side,
+    desk: Desk,
+    /// The topic the other side's envelopes arrive on.
+    inbound: String,
+    /// The topic this side's envelopes go to.
+    outbound: String,
+    /// The vehicles whose state this side reads; the others' states are
+    /// read by the master control but not handed to the core.
+    reads: BTreeMap<String, Reading>,
+    /// Signed envelopes to publish.
+    outbox: VecDeque<Publish>,
+    /// Protocol calls the desk refused, and handovers without an order.
+    errors: u64,
+}
+
 /// One orchestrator: the core, the master control and the control topics.
 pub struct Station {
     name: String,
@@ -62,11 +137,16 @@ pub struct Station {
     jobs_topic: String,
     operator_topic: String,
     events: VecDeque<Event>,
+    border: Option<Border>,
 }
 
 impl Station {
-    pub fn new(map: Arc<LaneMap>, config: StationConfig) -> Result<Station, CoreError> {
+    pub fn new(map: Arc<LaneMap>, config: StationConfig) -> Result<Station, StationError> {
         let fleet: Vec<String> = config.core.fleet.iter().map(|v| v.serial.clone()).collect();
+        let border = match config.core.territory {
+            Some(side) => Some(border(&map, side, &config)?),
+            None => None,
+        };
         let core = Core::new(map.clone(), config.core)?;
         let master = Master::new(map.clone(), config.vda5050, &fleet);
         Ok(Station {
@@ -78,7 +158,32 @@ impl Station {
             core,
             master,
             events: VecDeque::new(),
+            border,
         })
+    }
+
+    /// The side of a territory station.
+    pub fn territory(&self) -> Option<Side> {
+        self.border.as_ref().map(|b| b.side)
+    }
+
+    /// A territory station's handoff desk.
+    pub fn desk(&self) -> Option<&Desk> {
+        self.border.as_ref().map(|b| &b.desk)
+    }
+
+    /// Protocol calls the desk refused (counted, nothing changed).
+    pub fn handoff_errors(&self) -> u64 {
+        self.border.as_ref().map_or(0, |b| b.errors)
+    }
+
+    /// Whether this station commands the vehicle: always, for a station
+    /// of the whole lane and a vehicle of its fleet.
+    pub fn commands(&self, vehicle: &str) -> bool {
+        match &self.border {
+            Some(b) => b.reads.get(vehicle) == Some(&Reading::Commands),
+            None => !self.master.given_up(vehicle),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -117,6 +222,9 @@ impl Station {
         let mut subs = self.master.subscriptions();
         subs.push((self.jobs_topic.clone(), Qos::AtLeastOnce));
         subs.push((self.operator_topic.clone(), Qos::AtLeastOnce));
+        if let Some(b) = &self.border {
+            subs.push((b.inbound.clone(), Qos::AtLeastOnce));
+        }
         subs
     }
 
@@ -134,6 +242,13 @@ impl Station {
         } else if topic == self.operator_topic {
             let command: OperatorCommand = decode_control(topic, payload)?;
             self.core.handle(now, Input::Operator(command));
+        } else if let Some(b) = self.border.as_mut().filter(|b| b.inbound == topic) {
+            b.desk.receive(now, payload).map_err(|detail| Rejection {
+                vehicle: None,
+                topic: topic.to_string(),
+                reason: "handoff_refused",
+                detail,
+            })?;
         } else {
             let inputs = self
                 .master
@@ -145,7 +260,9 @@ impl Station {
                     detail: r.to_string(),
                 })?;
             for input in inputs {
-                self.core.handle(now, input);
+                if self.reads(&input) {
+                    self.core.handle(now, input);
+                }
             }
         }
         self.pump(now);
@@ -184,16 +301,45 @@ impl Station {
         self.pump(now);
     }
 
+    /// Whether the core is given this input from the master control: a
+    /// territory station reads the vehicles it commands, and those it
+    /// handed over up to the first state from beyond the border.
+    fn reads(&mut self, input: &Input) -> bool {
+        let (Some(b), Input::State(r)) = (self.border.as_mut(), input) else {
+            return true;
+        };
+        match b.reads.get(&r.vehicle) {
+            Some(Reading::Commands) => true,
+            Some(Reading::Watches) => {
+                let beyond = self
+                    .map
+                    .node_by_id(&r.last_node)
+                    .is_some_and(|n| self.map.side_of(n) != b.side);
+                if beyond {
+                    b.reads.remove(&r.vehicle);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Time has reached the station's timeout (or any later time).
     pub fn handle_timeout(&mut self, now: Ms) {
         self.core.handle_timeout(now);
         self.master.handle_timeout(now);
+        if let Some(b) = self.border.as_mut() {
+            b.desk.handoffs.handle_timeout(now);
+        }
         self.pump(now);
     }
 
-    /// The next message to publish.
+    /// The next message to publish: the master control's, then the signed
+    /// handoff envelopes.
     pub fn poll_publish(&mut self) -> Option<Publish> {
-        self.master.poll_publish()
+        self.master
+            .poll_publish()
+            .or_else(|| self.border.as_mut()?.outbox.pop_front())
     }
 
     /// The next event of the core.
@@ -203,25 +349,156 @@ impl Station {
 
     /// When the station next needs `handle_timeout`.
     pub fn poll_timeout(&mut self) -> Option<Ms> {
-        match (self.core.poll_timeout(), self.master.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let desk = self
+            .border
+            .as_ref()
+            .and_then(|b| b.desk.handoffs.poll_timeout());
+        [self.core.poll_timeout(), self.master.poll_timeout(), desk]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Hands the core's outputs on: commands to the master control, events
-    /// to the queue the shell drains.
+    /// to the queue the shell drains, crossing steps to the desk; then the
+    /// desk's envelopes to the outbox and its effects to the core, until
+    /// nothing more comes.
     fn pump(&mut self, now: Ms) {
-        while let Some(output) = self.core.poll_output() {
-            match output {
-                Output::Command(command) => self.master.handle_command(now, &command),
-                Output::Event(event) => self.events.push_back(event),
-                // A station's core is built without a territory (see
-                // `CoreConfig::territory`), so it never hands vehicles over.
-                Output::Crossing(_) => {}
+        loop {
+            while let Some(output) = self.core.poll_output() {
+                match output {
+                    Output::Command(command) => self.master.handle_command(now, &command),
+                    Output::Event(event) => self.events.push_back(event),
+                    Output::Crossing(c) => self.cross(now, c),
+                }
+            }
+            let Some(b) = self.border.as_mut() else {
+                return;
+            };
+            for payload in b.desk.transmit() {
+                b.outbox.push_back(Publish {
+                    topic: b.outbound.clone(),
+                    payload,
+                    qos: Qos::AtLeastOnce,
+                    retain: false,
+                });
+            }
+            let effects = b.desk.effects();
+            if effects.is_empty() {
+                return;
+            }
+            for effect in effects {
+                if let CrossingInput::Adopted { vehicle } = &effect {
+                    self.adopt(vehicle);
+                }
+                self.core.handle(now, Input::Crossing(effect));
             }
         }
     }
+
+    /// A crossing step of the core, for the desk. On a commit the master
+    /// control releases the vehicle up to the border node and gives it up,
+    /// and the handover carries where its order stands.
+    fn cross(&mut self, now: Ms, c: CrossingOutput) {
+        let Some(b) = self.border.as_mut() else {
+            return;
+        };
+        let done = match c {
+            CrossingOutput::Commit { vehicle, border_ms } => {
+                b.reads.insert(vehicle.clone(), Reading::Watches);
+                match self.master.hand_over(now, &vehicle) {
+                    Some(o) => {
+                        let order = OrderContinuation {
+                            order_id: o.order_id,
+                            order_update_id: o.order_update_id,
+                            border_node: o.last_base_node,
+                            border_sequence_id: o.last_base_sequence_id,
+                            next_header_id: o.order_header_id.saturating_add(1),
+                        };
+                        b.desk.commit(now, &vehicle, order)
+                    }
+                    None => {
+                        // No order to continue: the far side's update
+                        // will be refused and the vehicle stops at the
+                        // border; counted.
+                        b.errors += 1;
+                        b.desk
+                            .call(now, CrossingOutput::Commit { vehicle, border_ms })
+                    }
+                }
+            }
+            other => b.desk.call(now, other),
+        };
+        if done.is_err() {
+            b.errors += 1;
+        }
+    }
+
+    /// The other side handed the vehicle over: the master control
+    /// continues its order, and this side reads its state.
+    fn adopt(&mut self, vehicle: &str) {
+        let Some(b) = self.border.as_mut() else {
+            return;
+        };
+        b.reads.insert(vehicle.to_string(), Reading::Commands);
+        if let Some(o) = b.desk.take_continuation(vehicle) {
+            self.master.take_over(
+                vehicle,
+                &o.order_id,
+                o.order_update_id,
+                &o.border_node,
+                o.border_sequence_id,
+                o.next_header_id,
+            );
+        }
+    }
+}
+
+/// A territory station's border: its desk with the configured keys and
+/// the vehicles it starts out commanding (those that start on its side).
+fn border(map: &LaneMap, side: Side, config: &StationConfig) -> Result<Border, StationError> {
+    let keys = config.handoff.as_ref().ok_or_else(|| {
+        StationError::Handoff(format!(
+            "core.territory is {side:?}, so the station hands vehicles over: give its handoff keys"
+        ))
+    })?;
+    let key = SigningKey::from_hex(&keys.key_id, &keys.key)
+        .map_err(|e| StationError::Handoff(format!("key: {e}")))?;
+    let peer = VerifyingKey::from_hex(&keys.peer_key_id, &keys.peer_key)
+        .map_err(|e| StationError::Handoff(format!("peer_key: {e}")))?;
+    // The border node vehicles leave this side by.
+    let exit = map
+        .node_ixs()
+        .find(|&n| {
+            map.node(n).kind == NodeKind::Border
+                && map
+                    .in_arcs(n)
+                    .iter()
+                    .any(|&a| map.node(map.arc(a).from).side == Some(side))
+        })
+        .map(|n| map.node(n).id.clone())
+        .ok_or_else(|| StationError::Handoff("the map has no border node to leave by".into()))?;
+    let desk = Desk::new(HandoffConfig::new(side), key, peer, &exit)
+        .map_err(|e| StationError::Handoff(e.to_string()))?;
+    let reads = config
+        .core
+        .fleet
+        .iter()
+        .filter(|v| {
+            map.node_by_id(&v.start)
+                .is_some_and(|n| map.side_of(n) == side)
+        })
+        .map(|v| (v.serial.clone(), Reading::Commands))
+        .collect();
+    Ok(Border {
+        side,
+        desk,
+        inbound: handoff_topic(side.other(), side),
+        outbound: handoff_topic(side, side.other()),
+        reads,
+        outbox: VecDeque::new(),
+        errors: 0,
+    })
 }
 
 fn decode_control<T: serde::de::DeserializeOwned>(

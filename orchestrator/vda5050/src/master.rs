@@ -115,6 +115,9 @@ struct Link {
     /// The last headerId sent, per topic.
     header_out: BTreeMap<TopicKind, u64>,
     next_instant: u64,
+    /// Handed over to another master control: nothing is published to the
+    /// vehicle any more, but its states are still read.
+    given_up: bool,
 }
 
 /// The master control: sans-IO, for a known fleet of vehicles.
@@ -387,7 +390,9 @@ impl Master {
             Some(o) if o.order_id == state.order_id => {
                 match o.segments.iter().rev().find(|s| s.first_seq <= seq) {
                     Some(s) => (Some(s.plan_id), Some(((seq - s.first_seq) / 2) as usize)),
-                    None => (None, None),
+                    // An order taken over: the vehicle has not reached the
+                    // node this side's plan starts at.
+                    None => (o.segments.first().map(|s| s.plan_id), None),
                 }
             }
             _ => match order::plan_id(&state.order_id) {
@@ -512,8 +517,17 @@ impl Master {
         self.forward(serial, report)
     }
 
-    /// Turns one core command into orders or instant actions.
+    /// Turns one core command into orders or instant actions. A command to
+    /// a vehicle handed over to another master control is dropped.
     pub fn handle_command(&mut self, now: Ms, command: &Command) {
+        let vehicle = match command {
+            Command::Drive { vehicle, .. }
+            | Command::Pause { vehicle }
+            | Command::Resume { vehicle } => vehicle,
+        };
+        if self.vehicles.get(vehicle).is_some_and(|l| l.given_up) {
+            return;
+        }
         match command {
             Command::Drive {
                 vehicle,
@@ -755,7 +769,7 @@ impl Master {
         let lead = self.config.release_lead_ms;
         let serials: Vec<String> = self.vehicles.keys().cloned().collect();
         for serial in serials {
-            let Some(link) = self.vehicles.get(&serial) else {
+            let Some(link) = self.vehicles.get(&serial).filter(|l| !l.given_up) else {
                 continue;
             };
             if let Some(w) = link.waiting.as_ref() {
@@ -824,10 +838,11 @@ impl Master {
         let cancels = self
             .vehicles
             .values()
+            .filter(|l| !l.given_up)
             .filter_map(|l| l.waiting.as_ref().map(|w| w.next_resend));
         self.vehicles
             .values()
-            .filter(|l| l.waiting.is_none())
+            .filter(|l| l.waiting.is_none() && !l.given_up)
             .filter_map(|l| l.order.as_ref())
             .flat_map(|o| {
                 let release =
@@ -877,6 +892,7 @@ impl Master {
             TopicKind::InstantActions,
             state.instant_actions_header_id.saturating_add(1),
         );
+        link.given_up = false;
         link.waiting = None;
         link.order = Some(ActiveOrder {
             order_id: state.order_id,
@@ -892,6 +908,90 @@ impl Master {
             steps: Vec::new(),
             released: 0,
             last_base: (state.last_base_node, state.last_base_sequence_id),
+            message: None,
+            confirmed: true,
+            next_resend: None,
+        });
+    }
+}
+
+impl Master {
+    /// Hands a vehicle over to another master control at the end of its
+    /// current plan (the border node): the rest of the plan is released at
+    /// once with an order update, and from then on nothing is published to
+    /// the vehicle (commands for it are dropped) while its states are still
+    /// read. Returns where the order stands for the other side, `None` if
+    /// the vehicle has no order (it is given up all the same).
+    pub fn hand_over(&mut self, now: Ms, vehicle: &str) -> Option<OrderState> {
+        let link = self.vehicles.get_mut(vehicle)?;
+        link.waiting = None;
+        let rest = link
+            .order
+            .as_ref()
+            .is_some_and(|o| !o.steps.is_empty() && !o.fully_released());
+        if rest {
+            let o = link.order.as_mut().expect("checked above");
+            let from = o.released.saturating_sub(1);
+            o.released = o.steps.len();
+            let first_seq = o.segments.last().map_or(0, |s| s.first_seq);
+            if let Some(s) = o.steps.last() {
+                o.last_base = (
+                    s.node.clone(),
+                    first_seq.saturating_add(2 * (o.steps.len() - 1) as u64),
+                );
+            }
+            o.update_id += 1;
+            self.publish_order(now, vehicle, from, false);
+        }
+        let state = self.order_state(vehicle);
+        if let Some(link) = self.vehicles.get_mut(vehicle) {
+            link.given_up = true;
+            if let Some(o) = link.order.as_mut() {
+                // Another master control confirms and resends from now on.
+                o.confirmed = true;
+                o.next_resend = None;
+            }
+        }
+        state
+    }
+
+    /// Whether the vehicle has been handed over to another master control
+    /// (and not taken back since).
+    pub fn given_up(&self, vehicle: &str) -> bool {
+        self.vehicles.get(vehicle).is_some_and(|l| l.given_up)
+    }
+
+    /// Takes a vehicle over from another master control in the middle of
+    /// its order: the next plan for it, which starts at `border_node`, is
+    /// sent as update `order_update_id + 1` of `order_id` with the border
+    /// node's `border_sequence_id`, its headerId `next_header_id`. The
+    /// vehicle's next state is handed to the core whatever it says.
+    /// Unknown vehicles are ignored.
+    pub fn take_over(
+        &mut self,
+        vehicle: &str,
+        order_id: &str,
+        order_update_id: u64,
+        border_node: &str,
+        border_sequence_id: u64,
+        next_header_id: u64,
+    ) {
+        let Some(link) = self.vehicles.get_mut(vehicle) else {
+            return;
+        };
+        link.given_up = false;
+        link.waiting = None;
+        link.forwarded = None;
+        let own = link.header_out.get(&TopicKind::Order).copied().unwrap_or(0);
+        link.header_out
+            .insert(TopicKind::Order, next_header_id.max(own));
+        link.order = Some(ActiveOrder {
+            order_id: order_id.to_string(),
+            update_id: order_update_id,
+            segments: Vec::new(),
+            steps: Vec::new(),
+            released: 0,
+            last_base: (border_node.to_string(), border_sequence_id),
             message: None,
             confirmed: true,
             next_resend: None,

@@ -188,6 +188,7 @@ pub fn lane_config(n: usize, interface: &str) -> borderlane_live::config::ServeC
         topics: TopicsConfig::default(),
         ioc: None,
         core: borderlane_core::CoreConfig::default(),
+        handoff: None,
         fleet,
     }
 }

@@ -45,6 +45,7 @@ pub fn recording(hours: u64) -> Vec<u8> {
             ..CoreConfig::default()
         },
         vda5050: MasterConfig::default(),
+        handoff: None,
     };
     let session = Session {
         format: borderlane_record::FORMAT_VERSION,
