@@ -93,6 +93,9 @@ impl Desk {
             by_vehicle,
             border: border.to_string(),
             signed: VecDeque::new(),
+            // A continuation is taken by the station as soon as its
+            // adoption comes out, so none waits across a restart.
+            adopted: BTreeMap::new(),
         })
     }
 
