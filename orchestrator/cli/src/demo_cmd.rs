@@ -62,11 +62,12 @@ pub struct DemoArgs {
     /// for 2 minutes. May be given more than once.
     #[arg(long, value_name = "VEHICLE@AT:FOR")]
     link_loss: Vec<DemoLinkLoss>,
-    /// Run a VN and a CN orchestrator that hand vehicles over to each
-    /// other at the border (the operation center shows the VN side),
-    /// instead of one orchestrator for the whole lane.
+    /// Run one orchestrator for the whole lane (its operation center shows
+    /// every vehicle), instead of a VN and a CN orchestrator that hand
+    /// vehicles over to each other at the border (the operation center
+    /// shows the VN side).
     #[arg(long)]
-    two_sided: bool,
+    lane: bool,
 }
 
 /// The demo's operator account, unless `--ioc-operator` gives another.
@@ -119,7 +120,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
         ioc_port: args.ioc_port,
         accounts: vec![args.ioc_operator.clone(), args.ioc_viewer.clone()],
         link_losses: args.link_loss.clone(),
-        two_sided: args.two_sided,
+        two_sided: !args.lane,
     };
     let demo = match Demo::start(&options).await {
         Ok(d) => d,

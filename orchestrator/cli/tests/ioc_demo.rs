@@ -1,5 +1,6 @@
 //! `borderlane demo` end to end in a real browser: the binary runs the
-//! lane at sixty times real time, recording it, and Debian's headless
+//! lane with one orchestrator (`--lane`) at sixty times real time,
+//! recording it, and Debian's headless
 //! Chromium, driven through chromedriver, loads the operation center at the
 //! address the demo prints. It sees the vehicles move on the map and in the
 //! time–distance diagram, a viewer's pause refused, and an operator's pause
@@ -126,6 +127,7 @@ fn a_newcomer_watches_the_demo_and_an_operator_pauses_it() {
     let mut demo = Running::start(
         &[
             "demo",
+            "--lane",
             "--speed",
             "60",
             "--duration",

@@ -80,7 +80,6 @@ fn a_two_sided_demo_runs_both_orchestrators_and_stops_after_its_duration() {
         .current_dir(root())
         .args([
             "demo",
-            "--two-sided",
             "--speed",
             "20",
             "--duration",

@@ -311,6 +311,16 @@ impl Core {
         v.into_iter().map(|(_, p)| p).collect()
     }
 
+    /// Whether this core holds the vehicle now: a territory core holds
+    /// the vehicles on its side and those crossing to or from it, and
+    /// forgets one handed over once it is past the border.
+    pub fn holds(&self, serial: &str) -> bool {
+        self.world
+            .resource::<Registry>()
+            .vehicles
+            .contains_key(serial)
+    }
+
     /// The number of reservations in the table.
     pub fn reservations(&self) -> usize {
         self.world.resource::<Planning>().table.len()

@@ -311,14 +311,17 @@ impl Station {
         match b.reads.get(&r.vehicle) {
             Some(Reading::Commands) => true,
             Some(Reading::Watches) => {
-                let beyond = self
-                    .map
-                    .node_by_id(&r.last_node)
-                    .is_some_and(|n| self.map.side_of(n) != b.side);
+                // The core forgets a vehicle once it is past the border by
+                // its plan; a later state is the other side's alone.
+                let beyond = !self.core.holds(&r.vehicle)
+                    || self
+                        .map
+                        .node_by_id(&r.last_node)
+                        .is_some_and(|n| self.map.side_of(n) != b.side);
                 if beyond {
                     b.reads.remove(&r.vehicle);
                 }
-                true
+                self.core.holds(&r.vehicle)
             }
             None => false,
         }
