@@ -393,7 +393,9 @@ impl Harness {
 
     /// Makes a vehicle lose its link at the first node off the bridge it
     /// reaches at or after `at` (or at `at` if it stands at rest), for
-    /// `for_ms`. Without its link it stops there and waits.
+    /// `for_ms`. Without its link it stops there and waits. A vehicle
+    /// handed over drives on over the border first: the commit released its
+    /// order as far as the border node.
     pub fn schedule_link_loss(&mut self, vehicle: &str, at: Ms, for_ms: Ms) {
         if let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) {
             v.link_losses.push((at, for_ms));
