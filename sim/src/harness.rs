@@ -68,6 +68,11 @@ struct SimVehicle {
     link_back_at: Option<Ms>,
     /// When the state it sends on taking an order reaches the core.
     report_at: Option<Ms>,
+    /// Handed over: the near side committed the handover, which releases
+    /// its order's base as far as the border node, so it drives there
+    /// whether or not its link holds. Cleared by its next order that does
+    /// not continue this one.
+    released_to_border: bool,
     /// What the vehicle actually did.
     trace: Vec<Step>,
     /// Where the current plan's steps begin in `plan`: the steps before
@@ -219,6 +224,7 @@ impl Harness {
                     link_losses: Vec::new(),
                     link_back_at: None,
                     report_at: None,
+                    released_to_border: false,
                     trace: vec![Step {
                         node,
                         arc: None,
@@ -494,7 +500,9 @@ impl Harness {
 
     /// Makes a vehicle lose its link at the first node off the bridge it
     /// reaches at or after `at` (or at `at` if it stands at rest), for
-    /// `for_ms`. Without its link it stops there and waits.
+    /// `for_ms`. Without its link it stops there and waits. A vehicle
+    /// handed over drives on over the border first: the commit released its
+    /// order as far as the border node.
     pub fn schedule_link_loss(&mut self, vehicle: &str, at: Ms, for_ms: Ms) {
         if let Some(v) = self.vehicles.iter_mut().find(|v| v.serial == vehicle) {
             v.link_losses.push((at, for_ms));
@@ -784,6 +792,9 @@ impl Harness {
             two.controller.insert(vehicle.clone(), None);
             two.watched.insert(vehicle.clone(), side);
             two.committed_at.insert(vehicle.clone(), now);
+            if let Some(v) = self.vehicles.iter_mut().find(|v| &v.serial == vehicle) {
+                v.released_to_border = true;
+            }
         }
         if let CrossingOutput::Withdraw { .. } = &c {
             two.bus.stats.rolled_back += 1;
@@ -880,6 +891,7 @@ impl Harness {
                     return;
                 }
                 v.offset = 0;
+                v.released_to_border = false;
                 splice_trace(&mut v.trace, &resolved, now);
                 v.plan_id = Some(plan_id);
                 v.plan = resolved;
@@ -1276,12 +1288,17 @@ impl Harness {
                 // aisle. There it waits, and may block a through road,
                 // until its link is back.
                 // An order that carries it over the border is released as
-                // a whole (the handover is committed before it reaches the
-                // stop line), so it drives on to the far side.
-                let across = v.plan[k + 1..]
-                    .iter()
-                    .find(|n| n.step.stops || map.node(n.step.node).kind == NodeKind::Border)
-                    .is_some_and(|n| map.node(n.step.node).kind == NodeKind::Border);
+                // a whole once the handover is committed (PROTOCOL.md, 9:
+                // publishing the base that ends at the border node is the
+                // commit), so it drives on to the far side, through any
+                // stop before the stop line; so does one whose next stop is
+                // the border.
+                let border_ahead = |n: &Resolved| map.node(n.step.node).kind == NodeKind::Border;
+                let across = (v.released_to_border && v.plan[k + 1..].iter().any(border_ahead))
+                    || v.plan[k + 1..]
+                        .iter()
+                        .find(|n| n.step.stops || border_ahead(n))
+                        .is_some_and(border_ahead);
                 let lost = v
                     .link_losses
                     .first()

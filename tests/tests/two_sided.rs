@@ -219,3 +219,59 @@ fn bad_link_settings_are_rejected_naming_the_field() {
     ));
     assert!(cut.contains("faults.partition"), "{cut}");
 }
+
+/// A handover's commit releases the vehicle's order as far as the border
+/// node (PROTOCOL.md, section 9), so a vehicle that loses its link after
+/// the commit drives on over the border. Two days of comm_loss's link
+/// losses with one core per side lose the link of igv-007 (seed 1, day 2)
+/// between the commit and CN_Q1, a stop before the stop line; stopped
+/// there, it stood on the road the CN side had forgotten it on, and 131
+/// conflicts followed.
+#[test]
+fn a_vehicle_handed_over_drives_on_to_the_border_without_its_link() {
+    let mut s = scenario("comm_loss.toml");
+    s.orchestrators.split = true;
+    let o = run_with(&s, 1, 2, &mut |_| {}).expect("runs");
+    let r = &o.report;
+    assert!(r.link_losses > 0, "{r:?}");
+    assert_eq!(r.conflicts, 0, "{r:?}");
+    assert_eq!(r.jobs_lost, 0, "{r:?}");
+    assert_eq!(r.jobs_unfinished, 0, "{r:?}");
+    assert_eq!(
+        r.containers_delivered.total, r.containers_requested,
+        "{r:?}"
+    );
+
+    // From the log: no vehicle reports its link lost from the near side
+    // between its commit and its first report from the far side.
+    let map = borderlane_sim::run::load_map(&s).expect("map");
+    let mut leaving: BTreeMap<String, Side> = BTreeMap::new();
+    let mut stranded = Vec::new();
+    for line in o.harness.log() {
+        match &line.entry {
+            LogEntry::Out {
+                output: Output::Crossing(CrossingOutput::Commit { vehicle, .. }),
+            } => {
+                leaving.insert(vehicle.clone(), line.side.expect("a side"));
+            }
+            LogEntry::In {
+                input: Input::State(report),
+            } => {
+                let Some(&near) = leaving.get(&report.vehicle) else {
+                    continue;
+                };
+                let node = map.node_by_id(&report.last_node).expect("a node");
+                if map.side_of(node) != near {
+                    leaving.remove(&report.vehicle);
+                } else if report.link_lost {
+                    stranded.push(format!("{} at {} ms", report.vehicle, line.t));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        stranded.is_empty(),
+        "link lost on the near side after the commit: {stranded:?}"
+    );
+}
