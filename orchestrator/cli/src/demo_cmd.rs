@@ -34,6 +34,11 @@ pub struct DemoArgs {
     /// The seed of the scenario's draws, instead of its own.
     #[arg(long)]
     seed: Option<u64>,
+    /// Where in the scenario's first day the demo begins: its containers
+    /// from then on are fed, the first a few seconds after the start. The
+    /// default, 8h, is the morning peak; 0 begins at midnight.
+    #[arg(long, default_value = "8h", value_parser = parse_duration)]
+    from: Duration,
     /// The embedded broker's port; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -121,6 +126,7 @@ async fn demo(args: DemoArgs) -> ExitCode {
         accounts: vec![args.ioc_operator.clone(), args.ioc_viewer.clone()],
         link_losses: args.link_loss.clone(),
         two_sided: !args.lane,
+        from_ms: u64::try_from(args.from.as_millis()).unwrap_or(u64::MAX),
     };
     let demo = match Demo::start(&options).await {
         Ok(d) => d,
@@ -133,9 +139,12 @@ async fn demo(args: DemoArgs) -> ExitCode {
             });
         }
     };
+    let from_s = args.from.as_secs();
     println!(
-        "borderlane demo: {} ({} vehicles, {} containers, speed x{})",
+        "borderlane demo: {} from {:02}:{:02} ({} vehicles, {} containers, speed x{})",
         args.scenario.display(),
+        from_s / 3_600,
+        from_s / 60 % 60,
         demo.vehicles(),
         demo.jobs().0,
         demo.clock().speed()

@@ -119,6 +119,17 @@ fn demo_refuses_a_bad_speed_an_unknown_vehicle_and_a_missing_scenario() {
     );
     let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
         .current_dir(root())
+        .args(["demo", "--from", "eight"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--from"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        .current_dir(root())
         .args(["demo", "--ioc-port", "0", "--link-loss", "igv-099@1m:1m"])
         .output()
         .expect("the binary runs");

@@ -44,8 +44,8 @@ use crate::vehicle::{LinkLoss, SimVehicle, VehicleError};
 /// How long each part may take to connect to the broker.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The first container arrives this long (on the demo's clock) after the
-/// start, however late in its day the scenario puts it.
+/// No container arrives sooner than this (on the demo's clock) after the
+/// start, so that the vehicles have reported first.
 const FIRST_JOB_AFTER_MS: Ms = 5_000;
 
 /// What to run.
@@ -72,6 +72,9 @@ pub struct DemoOptions {
     /// Run a VN and a CN orchestrator that hand vehicles over, instead of
     /// one for the whole lane.
     pub two_sided: bool,
+    /// Where in the scenario the demo begins, ms from its start: only the
+    /// containers that arrive from then on are fed.
+    pub from_ms: Ms,
 }
 
 /// An account of the demo's operation center.
@@ -389,9 +392,14 @@ impl Demo {
         }
 
         // Each container goes to the jobs topic of the side it waits on.
-        let jobs_total = drawn.jobs.len();
-        let jobs = drawn
+        let from = options.from_ms;
+        let jobs: Vec<_> = drawn
             .jobs
+            .into_iter()
+            .filter(|(at, _)| *at >= from)
+            .collect();
+        let jobs_total = jobs.len();
+        let jobs = jobs
             .into_iter()
             .map(|(at, job)| {
                 let side = match map.node_by_id(&job.pickup).map(|n| map.side_of(n)) {
@@ -403,7 +411,7 @@ impl Demo {
                 (at, topic, job)
             })
             .collect();
-        let feeder = match Feeder::start(&base, jobs, clock) {
+        let feeder = match Feeder::start(&base, jobs, from, clock) {
             Ok(f) => f,
             Err(e) => {
                 stop_all(orchestrator, cn, vehicles).await;
@@ -631,11 +639,13 @@ struct Feeder {
 }
 
 impl Feeder {
-    /// Starts feeding `jobs` (time, topic, job), each at its time after the
-    /// first, the first [`FIRST_JOB_AFTER_MS`] from now.
+    /// Starts feeding `jobs` (time, topic, job), each at its time after
+    /// `from` (the scenario's time the demo begins at), the first no sooner
+    /// than [`FIRST_JOB_AFTER_MS`] from now.
     fn start(
         base: &MqttSettings,
         jobs: Vec<(Ms, String, JobRequest)>,
+        from: Ms,
         clock: Clock,
     ) -> Result<Feeder, MqttError> {
         let mut settings = base.clone();
@@ -644,11 +654,10 @@ impl Feeder {
         let fed = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&fed);
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let first = jobs.first().map_or(0, |(t, _, _)| *t);
-        let start = clock.now() + FIRST_JOB_AFTER_MS;
+        let start = clock.now();
         let task = tokio::spawn(async move {
             for (at, topic, job) in jobs {
-                let due = start + at.saturating_sub(first);
+                let due = (start + at.saturating_sub(from)).max(start + FIRST_JOB_AFTER_MS);
                 // A long sleep may end early; sleep again until it is due.
                 while clock.now() < due {
                     tokio::select! {
