@@ -113,9 +113,20 @@ async def main() -> None:
         executor = DrivingExecutor(client, clock, args.drive_mps, args.map_id)
         await executor.run(order)
 
+    def report_failure(task: asyncio.Task) -> None:
+        # A task that fails would otherwise leave the vehicle standing
+        # without a word; say why, for the test's log.
+        if not task.cancelled() and task.exception() is not None:
+            print(f"sdk vehicle {args.serial}: order failed: {task.exception()!r}", flush=True)
+
     def on_order(order: Order) -> None:
         before = previous[-1] if previous else None
         task = asyncio.get_running_loop().create_task(run_after(order, before))
+        task.add_done_callback(report_failure)
+        print(
+            f"sdk vehicle {args.serial}: order {order.order_id} update {order.order_update_id}",
+            flush=True,
+        )
         previous[:] = [task]
 
     client.on_order(on_order)
