@@ -501,14 +501,7 @@ fn side_config(side: Side, port: u16) -> borderlane_live::config::ServeConfig {
         topics: TopicsConfig::default(),
         ioc: None,
         core: borderlane_core::CoreConfig::default(),
-        handoff: Some(HandoffSection {
-            key_id: keys.key_id,
-            key: Some(keys.key),
-            key_file: None,
-            peer_key_id: keys.peer_key_id,
-            peer_key: Some(keys.peer_key),
-            peer_key_file: None,
-        }),
+        handoff: Some(HandoffSection::inline(keys)),
         fleet,
     }
 }

@@ -106,47 +106,28 @@ fn a_two_sided_demo_runs_both_orchestrators_and_stops_after_its_duration() {
 
 #[test]
 fn demo_refuses_a_bad_speed_an_unknown_vehicle_and_a_missing_scenario() {
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
-        .current_dir(root())
-        .args(["demo", "--speed", "0"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--speed"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
-        .current_dir(root())
-        .args(["demo", "--from", "eight"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--from"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
-        .current_dir(root())
-        .args(["demo", "--ioc-port", "0", "--link-loss", "igv-099@1m:1m"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--link-loss igv-099: no such vehicle"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
-        .args(["demo", "--scenario", "/nonexistent/s.toml"])
-        .output()
-        .expect("the binary runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("/nonexistent/s.toml"),
-        "{}",
-        text(&out.stderr)
-    );
+    // Each bad option, and what the refusal must name.
+    let cases: [(&[&str], &str); 4] = [
+        (&["--speed", "0"], "--speed"),
+        (&["--from", "eight"], "--from"),
+        (
+            &["--ioc-port", "0", "--link-loss", "igv-099@1m:1m"],
+            "--link-loss igv-099: no such vehicle",
+        ),
+        (
+            &["--scenario", "/nonexistent/s.toml"],
+            "/nonexistent/s.toml",
+        ),
+    ];
+    for (args, named) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+            .current_dir(root())
+            .arg("demo")
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
 }

@@ -102,6 +102,20 @@ pub struct HandoffSection {
     pub peer_key_file: Option<PathBuf>,
 }
 
+impl HandoffSection {
+    /// A section that holds `keys` in the file itself, as the demo's do.
+    pub fn inline(keys: HandoffKeys) -> HandoffSection {
+        HandoffSection {
+            key_id: keys.key_id,
+            key: Some(keys.key),
+            key_file: None,
+            peer_key_id: keys.peer_key_id,
+            peer_key: Some(keys.peer_key),
+            peer_key_file: None,
+        }
+    }
+}
+
 impl std::fmt::Debug for HandoffSection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HandoffSection")

@@ -582,17 +582,7 @@ fn demo_config(
     metrics_listen: &str,
     side: Option<Side>,
 ) -> ServeConfig {
-    let handoff = side.map(|side| {
-        let keys = demo_keys(side);
-        HandoffSection {
-            key_id: keys.key_id,
-            key: Some(keys.key),
-            key_file: None,
-            peer_key_id: keys.peer_key_id,
-            peer_key: Some(keys.peer_key),
-            peer_key_file: None,
-        }
-    });
+    let handoff = side.map(|side| HandoffSection::inline(demo_keys(side)));
     ServeConfig {
         name: match side {
             Some(side) => format!("borderlane-demo-{}", side.to_string().to_lowercase()),
