@@ -8,7 +8,7 @@ use rusqlite_migration::{M, Migrations};
 /// the bytes "BLne").
 pub const APPLICATION_ID: i32 = 0x424C_6E65;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2)];
+const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3)];
 
 /// The schema version this build writes: the number of migrations.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -117,5 +117,15 @@ CREATE TABLE journal (
 CREATE TABLE counters (
     name   TEXT NOT NULL PRIMARY KEY,
     value  INTEGER NOT NULL CHECK (typeof(value) = 'integer' AND value >= 0)
+);
+";
+
+/// The third schema: named JSON values a shell keeps beside the core's
+/// journal (a station's VDA 5050 order state per vehicle, and which
+/// vehicles it reads), written in the same transactions.
+const V3: &str = "
+CREATE TABLE shell_state (
+    name   TEXT NOT NULL PRIMARY KEY,
+    value  TEXT NOT NULL CHECK (json_valid(value))
 );
 ";

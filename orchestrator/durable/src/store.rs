@@ -118,6 +118,27 @@ impl Store {
             .map_err(|e| StoreError::sqlite(&self.path, format!("read counter {name:?}"), e))
     }
 
+    /// A named value a shell stored with [`Tx::set_value`], if there is one.
+    pub fn value(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        let fail = |e| StoreError::sqlite(&self.path, format!("read shell state {name:?}"), e);
+        let text: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM shell_state WHERE name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(fail)?;
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("shell state {name:?} is not JSON: {e}"),
+            })
+        })
+        .transpose()
+    }
+
     /// The customs audit, in the order the rows were appended.
     pub fn crossings(&self) -> Result<Vec<Crossing>, StoreError> {
         self.select("crossings", Crossing::COLUMNS, "id", Crossing::from_row)
@@ -370,6 +391,17 @@ impl Tx<'_> {
             || format!("append to the journal at {at_ms} ms"),
             sql,
             params![at_ms, json_text(entry)],
+        )
+    }
+
+    /// Sets a named value of the shell's (created or replaced).
+    pub fn set_value(&self, name: &str, value: &Value) -> Result<(), StoreError> {
+        let sql = "INSERT INTO shell_state (name, value) VALUES (?1, ?2) \
+            ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        self.write(
+            || format!("write shell state {name:?}"),
+            sql,
+            params![name, json_text(value)],
         )
     }
 
