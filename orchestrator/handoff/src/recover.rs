@@ -88,9 +88,7 @@ impl Durable {
 
     /// Journals a step before the core takes it.
     pub fn journal(&mut self, now: Ms, step: &CoreStep) -> Result<(), StoreError> {
-        // A core step is plain data: serialising it cannot fail.
-        let entry = serde_json::to_value(step).unwrap_or_default();
-        self.store.transaction(|tx| tx.append_journal(now, &entry))
+        self.commit(&[(now, step.clone())], None, &[])
     }
 
     /// Stores the desk's records that changed since the last call (and
@@ -99,15 +97,46 @@ impl Durable {
     /// sending what it transmits. If it fails, the changes stay marked for
     /// the next call and nothing may be sent.
     pub fn persist(&mut self, now: Ms, desk: &mut Desk) -> Result<(), StoreError> {
-        let changed = desk.handoffs.take_changed();
-        let next = desk.handoffs.next_number;
-        if changed.is_empty() && self.stored_next == Some(next) {
+        self.commit(&[], Some((now, desk)), &[])
+    }
+
+    /// Stores, in one transaction, the core steps taken since the last
+    /// commit (each with its time, in the order they were taken), the
+    /// desk's changed records with the handoff counter (as
+    /// [`Durable::persist`]), and the shell's named values. A shell that
+    /// steps the core and the desk together calls this once per step,
+    /// before it sends anything the step produced: a crash can then never
+    /// leave the journal with a step whose handoff records are missing, or
+    /// records whose effects the journal never gave the core. If it fails,
+    /// nothing of it is stored and the desk's changes stay marked; the
+    /// caller must send nothing of the step.
+    pub fn commit(
+        &mut self,
+        steps: &[(Ms, CoreStep)],
+        desk: Option<(Ms, &mut Desk)>,
+        values: &[(&str, serde_json::Value)],
+    ) -> Result<(), StoreError> {
+        let (now, changed, next, desk) = match desk {
+            Some((now, desk)) => {
+                let changed = desk.handoffs.take_changed();
+                let next = desk.handoffs.next_number;
+                let unchanged = changed.is_empty() && self.stored_next == Some(next);
+                (now, changed, (!unchanged).then_some(next), Some(desk))
+            }
+            None => (0, Default::default(), None, None),
+        };
+        if steps.is_empty() && next.is_none() && values.is_empty() {
             return Ok(());
         }
-        let handoffs = &desk.handoffs;
+        let handoffs = desk.as_ref().map(|d| &d.handoffs);
         let written = self.store.transaction(|tx| {
+            for (at, step) in steps {
+                // A core step is plain data: serialising it cannot fail.
+                let entry = serde_json::to_value(step).unwrap_or_default();
+                tx.append_journal(*at, &entry)?;
+            }
             for id in &changed {
-                let Some(rec) = handoffs.get(id) else {
+                let Some(rec) = handoffs.and_then(|h| h.get(id)) else {
                     tx.delete_handoff(id)?;
                     continue;
                 };
@@ -124,15 +153,25 @@ impl Durable {
                     }
                 }
             }
-            tx.set_counter(NEXT_HANDOFF, next)
+            if let Some(next) = next {
+                tx.set_counter(NEXT_HANDOFF, next)?;
+            }
+            for (name, value) in values {
+                tx.set_value(name, value)?;
+            }
+            Ok::<(), StoreError>(())
         });
         match written {
             Ok(()) => {
-                self.stored_next = Some(next);
+                if next.is_some() {
+                    self.stored_next = next;
+                }
                 Ok(())
             }
             Err(e) => {
-                desk.handoffs.changed.extend(changed);
+                if let Some(desk) = desk {
+                    desk.handoffs.changed.extend(changed);
+                }
                 Err(e)
             }
         }
@@ -187,6 +226,23 @@ impl Durable {
             },
         )?;
         while desk.handoffs.poll_effect().is_some() {}
+        let (core, replayed) = self.replay(map, core)?;
+        Ok(Recovered {
+            core,
+            desk,
+            replayed,
+        })
+    }
+
+    /// A new core with the journal replayed into it, its outputs dropped
+    /// (they were sent before the stop), and how many entries it took: the
+    /// core part of [`Durable::recover`], alone for a station without a
+    /// desk.
+    pub fn replay(
+        &self,
+        map: Arc<LaneMap>,
+        core: CoreConfig,
+    ) -> Result<(Core, usize), RecoverError> {
         let mut core = Core::new(map, core).map_err(RecoverError::Core)?;
         let journal = self.store.journal()?;
         let replayed = journal.len();
@@ -203,11 +259,7 @@ impl Durable {
             // Sent before the stop.
             while core.poll_output().is_some() {}
         }
-        Ok(Recovered {
-            core,
-            desk,
-            replayed,
-        })
+        Ok((core, replayed))
     }
 }
 
