@@ -24,7 +24,7 @@ mod topic;
 pub use agent::{Agent, AgentConfig, AgentError, BatteryModel};
 pub use clock::{format_timestamp, parse_timestamp};
 pub use config::MasterConfig;
-pub use master::{FactsheetSummary, Master, OrderState};
+pub use master::{FactsheetSummary, Kept, KeptLink, Master, OrderState};
 pub use reject::{RejectReason, Rejected};
 pub use topic::{Topic, TopicKind};
 

@@ -55,14 +55,14 @@ pub struct FactsheetSummary {
 
 /// One core plan's part of an order: the plan, and the sequence id of its
 /// first node.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Segment {
     plan_id: u64,
     first_seq: u64,
 }
 
 /// The order a vehicle is executing.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct ActiveOrder {
     order_id: String,
     update_id: u64,
@@ -87,7 +87,7 @@ impl ActiveOrder {
 }
 
 /// A new plan that waits for the vehicle to cancel its current order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Waiting {
     plan_id: u64,
     steps: Vec<CommandStep>,
@@ -120,6 +120,25 @@ struct Link {
     given_up: bool,
 }
 
+/// What a master control keeps of one vehicle over a restart: the order it
+/// is executing and a new plan waiting for a cancel, the last headerIds it
+/// sent, and whether it handed the vehicle over. The rest of its memory
+/// (the last state, the headerIds received, the link) comes back with the
+/// vehicle's next messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptLink {
+    order: Option<ActiveOrder>,
+    waiting: Option<Waiting>,
+    order_header: Option<u64>,
+    instant_header: Option<u64>,
+    next_instant: u64,
+    given_up: bool,
+}
+
+/// What a master control keeps over a restart, per vehicle
+/// ([`Master::kept`], [`Master::restore_kept`]).
+pub type Kept = BTreeMap<String, KeptLink>;
+
 /// The master control: sans-IO, for a known fleet of vehicles.
 pub struct Master {
     map: Shared<LaneMap>,
@@ -143,6 +162,49 @@ impl Master {
             config,
             map_id,
             outbox: VecDeque::new(),
+        }
+    }
+
+    /// What must outlive a restart of the master control, per vehicle of
+    /// the fleet: store it before publishing what it sent since the last
+    /// time, and give it to [`Master::restore_kept`] of a new one.
+    pub fn kept(&self) -> Kept {
+        self.vehicles
+            .iter()
+            .map(|(serial, l)| {
+                let kept = KeptLink {
+                    order: l.order.clone(),
+                    waiting: l.waiting.clone(),
+                    order_header: l.header_out.get(&TopicKind::Order).copied(),
+                    instant_header: l.header_out.get(&TopicKind::InstantActions).copied(),
+                    next_instant: l.next_instant,
+                    given_up: l.given_up,
+                };
+                (serial.clone(), kept)
+            })
+            .collect()
+    }
+
+    /// Continues from what an earlier master control kept: each vehicle's
+    /// order, headerIds and hand-over as they were. An order or a cancel
+    /// not yet confirmed is resent at its stored time (at once if that has
+    /// passed). Vehicles outside the fleet are ignored.
+    pub fn restore_kept(&mut self, kept: Kept) {
+        for (serial, k) in kept {
+            let Some(link) = self.vehicles.get_mut(&serial) else {
+                continue;
+            };
+            link.order = k.order;
+            link.waiting = k.waiting;
+            link.header_out.clear();
+            if let Some(h) = k.order_header {
+                link.header_out.insert(TopicKind::Order, h);
+            }
+            if let Some(h) = k.instant_header {
+                link.header_out.insert(TopicKind::InstantActions, h);
+            }
+            link.next_instant = k.next_instant;
+            link.given_up = k.given_up;
         }
     }
 
