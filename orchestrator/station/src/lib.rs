@@ -19,18 +19,34 @@
 //! over and continues the same order. A station reads the state of the
 //! vehicles it commands, and of those it handed over until one is past the
 //! border; it never publishes to a vehicle it does not command.
+//!
+//! A station opened on a state database ([`Station::open`]) is durable: at
+//! the end of every step it stores, in one SQLite transaction, the core
+//! steps it took (the journal of `borderlane_handoff::Durable`), the
+//! handoff records the desk changed, the master control's orders and
+//! headerIds, and which vehicles it reads; only then does it hand out what
+//! the step publishes. On open it recovers from that file with
+//! `Durable::recover`, the code the simulator's restarts use: the desk from
+//! its records, the core by replaying its journal, the master control and
+//! the vehicles it reads from what was stored. If a store fails the
+//! station stops: it takes no input and publishes nothing more, and the
+//! shell starts it again from the file, which holds every step whose
+//! messages went out.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 
 use borderlane_core::io::{CrossingInput, CrossingOutput, Event, JobRequest, OperatorCommand};
 use borderlane_core::{Core, CoreConfig, CoreError, Input, Output};
 use borderlane_handoff::{
-    Desk, HandoffConfig, OrderContinuation, SigningKey, VerifyingKey, topic as handoff_topic,
+    CoreStep, Desk, Durable, HandoffConfig, OrderContinuation, SigningKey, VerifyingKey,
+    topic as handoff_topic,
 };
 use borderlane_model::{LaneMap, Ms, NodeKind, Side};
 use borderlane_vda5050::{Master, MasterConfig, Publish, Qos};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// How a station is set up: everything a replay needs to build the same one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -80,6 +96,10 @@ pub enum StationError {
     Core(#[from] CoreError),
     #[error("handoff: {0}")]
     Handoff(String),
+    /// The state database cannot be opened or recovered from; the message
+    /// names the file and what is wrong.
+    #[error("state database: {0}")]
+    Store(String),
 }
 
 fn default_prefix() -> String {
@@ -101,7 +121,8 @@ pub struct Rejection {
 pub const MAX_CONTROL_BYTES: usize = 64 * 1024;
 
 /// What a territory station does with a vehicle's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 enum Reading {
     /// It commands the vehicle.
     Commands,
@@ -138,18 +159,156 @@ pub struct Station {
     operator_topic: String,
     events: VecDeque<Event>,
     border: Option<Border>,
+    /// The state database of a durable station.
+    store: Option<Store>,
 }
+
+/// A durable station's database and what it has not stored yet.
+struct Store {
+    durable: Durable,
+    /// The core steps of the step under way, stored at its end.
+    steps: Vec<(Ms, CoreStep)>,
+    /// The master control's kept state and the vehicles read, as last
+    /// stored, so that unchanged ones are not written again.
+    master: Value,
+    reads: Value,
+    /// How many journal entries the core replayed on open.
+    replayed: usize,
+    /// Why the last store failed; the station is stopped from then on.
+    failed: Option<String>,
+}
+
+/// The names of the station's values in the database's `shell_state`.
+const STATE_STATION: &str = "station";
+const STATE_MASTER: &str = "master";
+const STATE_READS: &str = "reads";
 
 impl Station {
     pub fn new(map: Arc<LaneMap>, config: StationConfig) -> Result<Station, StationError> {
-        let fleet: Vec<String> = config.core.fleet.iter().map(|v| v.serial.clone()).collect();
         let border = match config.core.territory {
-            Some(side) => Some(border(&map, side, &config)?),
+            Some(side) => {
+                let (key, peer, exit) = border_keys(&map, side, &config)?;
+                let desk = Desk::new(HandoffConfig::new(side), key, peer, &exit)
+                    .map_err(|e| StationError::Handoff(e.to_string()))?;
+                Some(border(&map, side, &config, desk))
+            }
             None => None,
         };
-        let core = Core::new(map.clone(), config.core)?;
+        let core = Core::new(map.clone(), config.core.clone())?;
+        Ok(Station::build(map, config, core, border))
+    }
+
+    /// A durable station on the state database at `path`, created if there
+    /// is no file: recovered from what it holds with
+    /// `borderlane_handoff::Durable::recover` (the desk from its records,
+    /// the core by replaying its journal), the master control's orders and
+    /// the vehicles it reads as they were stored. A file that is not a
+    /// state database, is damaged, or was written by a station of another
+    /// side or fleet is refused with an error naming the file and what is
+    /// wrong.
+    pub fn open(
+        map: Arc<LaneMap>,
+        config: StationConfig,
+        path: &Path,
+    ) -> Result<Station, StationError> {
+        let store_err = |e: &dyn std::fmt::Display| StationError::Store(e.to_string());
+        let mut durable = Durable::open(path).map_err(|e| store_err(&e))?;
+        // The configuration the journal was taken under: replaying it into
+        // a core of another side or fleet would build a different core.
+        let identity = serde_json::json!({
+            "name": config.name,
+            "core": serde_json::to_value(&config.core).unwrap_or_default(),
+        });
+        match durable
+            .store()
+            .value(STATE_STATION)
+            .map_err(|e| store_err(&e))?
+        {
+            Some(stored) if stored != identity => {
+                let what = ["name", "core"]
+                    .into_iter()
+                    .filter(|k| stored.get(k) != identity.get(k))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                return Err(StationError::Store(format!(
+                    "{}: written by a station with another {what} (stored: {}); \
+                     give this station a database of its own",
+                    path.display(),
+                    short(&stored)
+                )));
+            }
+            Some(_) => {}
+            None => durable
+                .commit(&[], None, &[(STATE_STATION, identity)])
+                .map_err(|e| store_err(&e))?,
+        }
+        let (core, border, replayed) = match config.core.territory {
+            Some(side) => {
+                let (key, peer, exit) = border_keys(&map, side, &config)?;
+                let r = durable
+                    .recover(
+                        map.clone(),
+                        config.core.clone(),
+                        HandoffConfig::new(side),
+                        key,
+                        peer,
+                        &exit,
+                    )
+                    .map_err(|e| store_err(&e))?;
+                (
+                    r.core,
+                    Some(border(&map, side, &config, r.desk)),
+                    r.replayed,
+                )
+            }
+            None => {
+                let (core, replayed) = durable
+                    .replay(map.clone(), config.core.clone())
+                    .map_err(|e| store_err(&e))?;
+                (core, None, replayed)
+            }
+        };
+        let mut station = Station::build(map, config, core, border);
+        let stored = |name: &str| durable.store().value(name).map_err(|e| store_err(&e));
+        let master = stored(STATE_MASTER)?;
+        if let Some(v) = &master {
+            let kept = serde_json::from_value(v.clone()).map_err(|e| {
+                StationError::Store(format!(
+                    "{}: shell state {STATE_MASTER:?} is not a master control's state: {e}",
+                    path.display()
+                ))
+            })?;
+            station.master.restore_kept(kept);
+        }
+        let reads = stored(STATE_READS)?;
+        if let (Some(v), Some(b)) = (&reads, station.border.as_mut()) {
+            b.reads = serde_json::from_value(v.clone()).map_err(|e| {
+                StationError::Store(format!(
+                    "{}: shell state {STATE_READS:?} is not a list of vehicles read: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        station.store = Some(Store {
+            durable,
+            steps: Vec::new(),
+            master: master.unwrap_or(Value::Null),
+            reads: reads.unwrap_or(Value::Null),
+            replayed,
+            failed: None,
+        });
+        Ok(station)
+    }
+
+    fn build(
+        map: Arc<LaneMap>,
+        config: StationConfig,
+        core: Core,
+        border: Option<Border>,
+    ) -> Station {
+        let fleet: Vec<String> = config.core.fleet.iter().map(|v| v.serial.clone()).collect();
         let master = Master::new(map.clone(), config.vda5050, &fleet);
-        Ok(Station {
+        Station {
             jobs_topic: format!("{}/{}/jobs", config.prefix, config.name),
             operator_topic: format!("{}/{}/operator", config.prefix, config.name),
             name: config.name,
@@ -159,7 +318,30 @@ impl Station {
             master,
             events: VecDeque::new(),
             border,
-        })
+            store: None,
+        }
+    }
+
+    /// Whether the station keeps its state in a database.
+    pub fn is_durable(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// How many journal entries the core replayed when the station was
+    /// opened on its database.
+    pub fn replayed(&self) -> usize {
+        self.store.as_ref().map_or(0, |s| s.replayed)
+    }
+
+    /// Why the station stopped: a store to its database failed, so it takes
+    /// no input and publishes nothing more. Start it again from the file.
+    pub fn store_failed(&self) -> Option<&str> {
+        self.store.as_ref().and_then(|s| s.failed.as_deref())
+    }
+
+    /// The state database of a durable station.
+    pub fn durable(&self) -> Option<&Durable> {
+        self.store.as_ref().map(|s| &s.durable)
     }
 
     /// The side of a territory station.
@@ -235,13 +417,21 @@ impl Station {
         topic: &str,
         payload: &[u8],
     ) -> Result<(), Rejection> {
+        if let Some(why) = self.store_failed() {
+            return Err(Rejection {
+                vehicle: None,
+                topic: topic.to_string(),
+                reason: "store_failed",
+                detail: why.to_string(),
+            });
+        }
         if topic == self.jobs_topic {
             let job: JobRequest = decode_control(topic, payload)?;
             self.check_job(topic, &job)?;
-            self.core.handle(now, Input::Job(job));
+            self.feed(now, Input::Job(job));
         } else if topic == self.operator_topic {
             let command: OperatorCommand = decode_control(topic, payload)?;
-            self.core.handle(now, Input::Operator(command));
+            self.feed(now, Input::Operator(command));
         } else if let Some(b) = self.border.as_mut().filter(|b| b.inbound == topic) {
             b.desk.receive(now, payload).map_err(|detail| Rejection {
                 vehicle: None,
@@ -261,12 +451,62 @@ impl Station {
                 })?;
             for input in inputs {
                 if self.reads(&input) {
-                    self.core.handle(now, input);
+                    self.feed(now, input);
                 }
             }
         }
         self.pump(now);
+        self.store_step(now);
         Ok(())
+    }
+
+    /// Gives the core an input, journalled with the step.
+    fn feed(&mut self, now: Ms, input: Input) {
+        if let Some(s) = self.store.as_mut() {
+            s.steps.push((
+                now,
+                CoreStep::Input {
+                    input: input.clone(),
+                },
+            ));
+        }
+        self.core.handle(now, input);
+    }
+
+    /// Stores what the step changed, in one transaction: the core steps it
+    /// took, the desk's records, the master control's kept state and the
+    /// vehicles read. Until this is done nothing of the step is handed out;
+    /// if it fails, nothing ever is.
+    fn store_step(&mut self, now: Ms) {
+        let Some(s) = self.store.as_mut() else {
+            return;
+        };
+        if s.failed.is_some() {
+            return;
+        }
+        // Plain data: serialising it cannot fail.
+        let master = serde_json::to_value(self.master.kept()).unwrap_or_default();
+        let reads = self
+            .border
+            .as_ref()
+            .map(|b| serde_json::to_value(&b.reads).unwrap_or_default())
+            .unwrap_or(Value::Null);
+        let mut values = Vec::new();
+        if master != s.master {
+            values.push((STATE_MASTER, master.clone()));
+        }
+        if reads != s.reads {
+            values.push((STATE_READS, reads.clone()));
+        }
+        let desk = self.border.as_mut().map(|b| (now, &mut b.desk));
+        match s.durable.commit(&s.steps, desk, &values) {
+            Ok(()) => {
+                s.steps.clear();
+                s.master = master;
+                s.reads = reads;
+            }
+            Err(e) => s.failed = Some(e.to_string()),
+        }
     }
 
     /// Refuses a job with no id, or one picked up on the other side.
@@ -297,8 +537,12 @@ impl Station {
 
     /// An operator's command from the operation center.
     pub fn handle_operator(&mut self, now: Ms, command: OperatorCommand) {
-        self.core.handle(now, Input::Operator(command));
+        if self.store_failed().is_some() {
+            return;
+        }
+        self.feed(now, Input::Operator(command));
         self.pump(now);
+        self.store_step(now);
     }
 
     /// Whether the core is given this input from the master control: a
@@ -329,17 +573,27 @@ impl Station {
 
     /// Time has reached the station's timeout (or any later time).
     pub fn handle_timeout(&mut self, now: Ms) {
+        if self.store_failed().is_some() {
+            return;
+        }
+        if let Some(s) = self.store.as_mut() {
+            s.steps.push((now, CoreStep::Wake));
+        }
         self.core.handle_timeout(now);
         self.master.handle_timeout(now);
         if let Some(b) = self.border.as_mut() {
             b.desk.handoffs.handle_timeout(now);
         }
         self.pump(now);
+        self.store_step(now);
     }
 
     /// The next message to publish: the master control's, then the signed
-    /// handoff envelopes.
+    /// handoff envelopes. Nothing after a failed store.
     pub fn poll_publish(&mut self) -> Option<Publish> {
+        if self.store_failed().is_some() {
+            return None;
+        }
         self.master
             .poll_publish()
             .or_else(|| self.border.as_mut()?.outbox.pop_front())
@@ -347,11 +601,17 @@ impl Station {
 
     /// The next event of the core.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.store_failed().is_some() {
+            return None;
+        }
         self.events.pop_front()
     }
 
     /// When the station next needs `handle_timeout`.
     pub fn poll_timeout(&mut self) -> Option<Ms> {
+        if self.store_failed().is_some() {
+            return None;
+        }
         let desk = self
             .border
             .as_ref()
@@ -394,7 +654,7 @@ impl Station {
                 if let CrossingInput::Adopted { vehicle } = &effect {
                     self.adopt(vehicle);
                 }
-                self.core.handle(now, Input::Crossing(effect));
+                self.feed(now, Input::Crossing(effect));
             }
         }
     }
@@ -457,9 +717,13 @@ impl Station {
     }
 }
 
-/// A territory station's border: its desk with the configured keys and
-/// the vehicles it starts out commanding (those that start on its side).
-fn border(map: &LaneMap, side: Side, config: &StationConfig) -> Result<Border, StationError> {
+/// A territory station's handoff keys and the border node vehicles leave
+/// its side by.
+fn border_keys(
+    map: &LaneMap,
+    side: Side,
+    config: &StationConfig,
+) -> Result<(SigningKey, VerifyingKey, String), StationError> {
     let keys = config.handoff.as_ref().ok_or_else(|| {
         StationError::Handoff(format!(
             "core.territory is {side:?}, so the station hands vehicles over: give its handoff keys"
@@ -469,7 +733,6 @@ fn border(map: &LaneMap, side: Side, config: &StationConfig) -> Result<Border, S
         .map_err(|e| StationError::Handoff(format!("key: {e}")))?;
     let peer = VerifyingKey::from_hex(&keys.peer_key_id, &keys.peer_key)
         .map_err(|e| StationError::Handoff(format!("peer_key: {e}")))?;
-    // The border node vehicles leave this side by.
     let exit = map
         .node_ixs()
         .find(|&n| {
@@ -481,8 +744,12 @@ fn border(map: &LaneMap, side: Side, config: &StationConfig) -> Result<Border, S
         })
         .map(|n| map.node(n).id.clone())
         .ok_or_else(|| StationError::Handoff("the map has no border node to leave by".into()))?;
-    let desk = Desk::new(HandoffConfig::new(side), key, peer, &exit)
-        .map_err(|e| StationError::Handoff(e.to_string()))?;
+    Ok((key, peer, exit))
+}
+
+/// A territory station's border: its desk and the vehicles it starts out
+/// commanding (those that start on its side).
+fn border(map: &LaneMap, side: Side, config: &StationConfig, desk: Desk) -> Border {
     let reads = config
         .core
         .fleet
@@ -493,7 +760,7 @@ fn border(map: &LaneMap, side: Side, config: &StationConfig) -> Result<Border, S
         })
         .map(|v| (v.serial.clone(), Reading::Commands))
         .collect();
-    Ok(Border {
+    Border {
         side,
         desk,
         inbound: handoff_topic(side.other(), side),
@@ -501,7 +768,16 @@ fn border(map: &LaneMap, side: Side, config: &StationConfig) -> Result<Border, S
         reads,
         outbox: VecDeque::new(),
         errors: 0,
-    })
+    }
+}
+
+/// A stored value, cut short for an error message.
+fn short(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(120) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
 }
 
 fn decode_control<T: serde::de::DeserializeOwned>(
