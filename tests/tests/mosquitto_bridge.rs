@@ -502,6 +502,7 @@ fn side_config(side: Side, port: u16) -> borderlane_live::config::ServeConfig {
         ioc: None,
         core: borderlane_core::CoreConfig::default(),
         handoff: Some(HandoffSection::inline(keys)),
+        state: None,
         fleet,
     }
 }

@@ -72,10 +72,22 @@ pub fn run(args: ServeArgs) -> ExitCode {
         if let Some(url) = orchestrator.ioc_url() {
             println!("operation center: {url}");
         }
+        if let Some(state) = &config.state {
+            println!("state:   {}", state.database.display());
+        }
         println!("Ctrl-C stops.");
-        shutdown_signal().await;
+        let failed = tokio::select! {
+            _ = shutdown_signal() => None,
+            why = orchestrator.failed() => Some(why),
+        };
         orchestrator.shutdown().await;
-        ExitCode::SUCCESS
+        match failed {
+            Some(why) => {
+                eprintln!("error: {}: stopped: {why}", args.config.display());
+                ExitCode::from(EXIT_FAILED)
+            }
+            None => ExitCode::SUCCESS,
+        }
     })
 }
 

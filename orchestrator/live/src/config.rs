@@ -26,14 +26,17 @@
 //! peer_key_id = "cn-demo"
 //! peer_key = "<64 hex digits>"    # or peer_key_file = "..."
 //!
+//! [state]                         # where it keeps its state; off without it
+//! database = "../var/vn.db"       # SQLite, created if missing
+//!
 //! [[fleet]]                       # the whole lane's fleet, on both sides
 //! serial = "vn-igv-01"
 //! start = "VN_PARK_01"
 //! ```
 //!
 //! Unknown fields are rejected and every error names the field. Relative
-//! paths (the map, TLS files) are taken from the configuration file's
-//! folder.
+//! paths (the map, TLS files, the state database) are taken from the
+//! configuration file's folder.
 
 use std::path::{Path, PathBuf};
 
@@ -78,6 +81,11 @@ pub struct ServeConfig {
     /// at the border and needs them.
     #[serde(default)]
     pub handoff: Option<HandoffSection>,
+    /// Where the orchestrator keeps its state, to recover from on start.
+    /// Without this section it keeps none: a restart forgets its jobs and
+    /// its handoffs in flight.
+    #[serde(default)]
+    pub state: Option<StateConfig>,
     /// The vehicles of the lane and where each starts. A side's
     /// orchestrator commands those that start on its side, and the others
     /// once they are handed over to it.
@@ -151,6 +159,18 @@ impl HandoffSection {
             peer_key: read("peer_key", &self.peer_key, &self.peer_key_file)?,
         })
     }
+}
+
+/// The orchestrator's state database (SQLite, WAL mode): its core's
+/// journal, its handoffs in flight with their slots, its VDA 5050 orders
+/// and the customs audit, written before any message that depends on them
+/// is sent, and recovered from on start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The database file, created (with its folder) if missing. One per
+    /// orchestrator: two must never share a file.
+    pub database: PathBuf,
 }
 
 /// The MQTT broker: started in this process, or one that runs elsewhere.
@@ -279,6 +299,15 @@ impl ServeConfig {
         c.validate()?;
         c.settle_ioc_side()?;
         c.map = base.join(&c.map);
+        if let Some(st) = &mut c.state {
+            st.database = base.join(&st.database);
+            if st.database.is_dir() {
+                return Err(format!(
+                    "state.database = {:?}: is a folder; name a file in it",
+                    st.database
+                ));
+            }
+        }
         if let Some(h) = &mut c.handoff {
             h.key_file = h.key_file.as_ref().map(|p| base.join(p));
             h.peer_key_file = h.peer_key_file.as_ref().map(|p| base.join(p));
@@ -334,6 +363,17 @@ impl ServeConfig {
                 }
             }
             (None, None) => {}
+        }
+        if let Some(st) = &self.state {
+            let text = st.database.to_string_lossy();
+            if text.trim().is_empty() {
+                return Err("state.database: must not be empty".to_string());
+            }
+            if text.ends_with('/') || st.database.file_name().is_none() {
+                return Err(format!(
+                    "state.database = {text:?}: must name a file, not a folder"
+                ));
+            }
         }
         self.validate_ioc()?;
         check_topic_level("vda5050.interface_name", &self.vda5050.interface_name)?;
@@ -536,6 +576,32 @@ start = "VN_PARK_01"
         let lane = GOOD.replace("side = \"VN\"", "side = \"both\"");
         let err = ServeConfig::parse(&lane, Path::new(".")).expect_err("keys for the lane");
         assert!(err.contains("leave [handoff] out"), "{err}");
+    }
+
+    #[test]
+    fn the_state_database_is_taken_from_the_file_s_folder() {
+        let c = ServeConfig::parse(GOOD, Path::new("/etc/borderlane")).expect("valid");
+        assert_eq!(c.state, None);
+        let with = format!("{GOOD}\n[state]\ndatabase = \"../var/vn.db\"\n");
+        let c = ServeConfig::parse(&with, Path::new("/etc/borderlane")).expect("valid");
+        assert_eq!(
+            c.state.map(|s| s.database),
+            Some(PathBuf::from("/etc/borderlane/../var/vn.db"))
+        );
+        for (database, named) in [
+            ("\"\"", "state.database: must not be empty"),
+            ("\"var/\"", "must name a file"),
+            ("\"..\"", "must name a file"),
+            ("\"/tmp\"", "is a folder"),
+            ("3", "state.database"),
+        ] {
+            let bad = format!("{GOOD}\n[state]\ndatabase = {database}\n");
+            let err = ServeConfig::parse(&bad, Path::new(".")).expect_err(database);
+            assert!(err.contains(named), "{database}: {err}");
+        }
+        let typo = format!("{GOOD}\n[state]\ndatabase = \"a.db\"\ndatabse = 1\n");
+        let err = ServeConfig::parse(&typo, Path::new(".")).expect_err("a typo");
+        assert!(err.contains("databse"), "{err}");
     }
 
     #[test]

@@ -603,6 +603,7 @@ fn demo_config(
         ioc: None,
         core,
         handoff,
+        state: None,
         fleet: fleet.to_vec(),
     }
 }

@@ -74,6 +74,9 @@ pub enum ServeError {
     IocConfig(String),
     #[error("recording: {0}")]
     Record(#[from] borderlane_record::WriteError),
+    /// The state database cannot be opened or recovered from.
+    #[error("{0}")]
+    Store(String),
 }
 
 impl ServeError {
@@ -89,6 +92,7 @@ impl ServeError {
                 | ServeError::Handoff(_)
                 | ServeError::Mqtt(_)
                 | ServeError::IocConfig(_)
+                | ServeError::Store(_)
         )
     }
 }
@@ -141,6 +145,9 @@ pub struct Status {
     pub messages_out: u64,
     pub rejected: u64,
     pub connected: bool,
+    /// Why the loop stopped on its own: a store to the state database
+    /// failed. Start the orchestrator again; it recovers from the file.
+    pub failed: Option<String>,
 }
 
 type Inspection = Box<dyn FnOnce(&mut Core, &mut Master) + Send>;
@@ -214,10 +221,35 @@ impl Orchestrator {
             }
             None => None,
         };
-        let station = Station::new(Arc::clone(&map), station_config).map_err(|e| match e {
+        let opened = match &config.state {
+            Some(state) => {
+                if let Some(folder) = state.database.parent()
+                    && !folder.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(folder).map_err(|e| {
+                        ServeError::Store(format!(
+                            "state.database {}: cannot create its folder: {e}",
+                            state.database.display()
+                        ))
+                    })?;
+                }
+                Station::open(Arc::clone(&map), station_config, &state.database)
+            }
+            None => Station::new(Arc::clone(&map), station_config),
+        };
+        let station = opened.map_err(|e| match e {
             StationError::Core(e) => ServeError::Core(e),
             StationError::Handoff(e) => ServeError::Handoff(e),
+            StationError::Store(e) => ServeError::Store(format!("state.database: {e}")),
         })?;
+        if let Some(state) = &config.state {
+            tracing::info!(
+                database = %state.database.display(),
+                replayed = station.replayed(),
+                handoffs = station.desk().map_or(0, |d| d.handoffs.records().count()),
+                "state recovered"
+            );
+        }
         let topics = ShellTopics::new(&config.topics.prefix, config.side);
 
         let mut broker = None;
@@ -358,6 +390,16 @@ impl Orchestrator {
         rx.await.ok()
     }
 
+    /// Waits until the loop stops on its own because a store to the state
+    /// database failed, and says why; never returns while it runs well.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.status.clone();
+        match rx.wait_for(|s| s.failed.is_some()).await {
+            Ok(s) => s.failed.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// Whether the loop is still running.
     pub fn is_running(&self) -> bool {
         !self.task.is_finished()
@@ -475,6 +517,14 @@ impl Loop {
                 _ = clock.sleep_until(wake) => self.on_timeout(),
             }
             self.flush(&mqtt);
+            if let Some(why) = self.station.store_failed() {
+                // Nothing of the step that failed to store was sent; the
+                // file holds every step whose messages were.
+                tracing::error!(error = %why, "the state could not be stored; stopping");
+                self.counts.failed = Some(why.to_string());
+                self.status.send_replace(self.counts.clone());
+                break;
+            }
         }
         tracing::info!("orchestrator stopping");
         if let Some(r) = self.recorder.take() {

@@ -255,6 +255,7 @@ fn serve_config(interface: &str, broker: &Mosquitto, map: &Path, places: &[Strin
         ioc: None,
         core: CoreConfig::default(),
         handoff: None,
+        state: None,
         fleet: places
             .iter()
             .enumerate()

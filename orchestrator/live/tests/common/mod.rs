@@ -189,6 +189,7 @@ pub fn lane_config(n: usize, interface: &str) -> borderlane_live::config::ServeC
         ioc: None,
         core: borderlane_core::CoreConfig::default(),
         handoff: None,
+        state: None,
         fleet,
     }
 }
