@@ -191,3 +191,67 @@ fn a_journal_entry_that_is_not_a_core_step_is_named() {
     );
     assert!(err.to_string().contains("journal entry 1"), "{err}");
 }
+
+#[test]
+fn a_step_is_stored_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let path = dir.path().join("vn.db");
+    let mut durable = Durable::open(&path).expect("a store");
+    let mut desk = desk();
+    desk.call(1_000, request("igv-8", 1_000))
+        .expect("a request");
+    let steps = [
+        (1_000, CoreStep::Wake),
+        (
+            1_000,
+            CoreStep::Input {
+                input: Input::Job(JobRequest {
+                    id: "job-1".into(),
+                    container: "MSKU0000001".into(),
+                    pickup: "VN_OUT_01".into(),
+                    channel: Channel::Green,
+                    customs_ms: 0,
+                    priority: 0,
+                    deadline: None,
+                }),
+            },
+        ),
+    ];
+    // The desk's record is written after the journal entries and fails
+    // (a time beyond what SQLite holds): none of the step remains.
+    let err = durable
+        .commit(
+            &steps,
+            Some((u64::MAX, &mut desk)),
+            &[("master", json!({"igv-8": null}))],
+        )
+        .expect_err("a time SQLite cannot hold");
+    assert!(err.to_string().contains("handoff"), "{err}");
+    let store = Store::open(&path).expect("opens again");
+    assert!(store.journal().expect("read").is_empty());
+    assert!(store.load().expect("read").handoffs.is_empty());
+    assert_eq!(store.value("master").expect("read"), None);
+    // The desk's changes stay marked: the next commit stores them with the
+    // step, together.
+    durable
+        .commit(
+            &steps,
+            Some((1_000, &mut desk)),
+            &[("master", json!({"igv-8": null}))],
+        )
+        .expect("stored");
+    assert_eq!(store.journal().expect("read").len(), 2);
+    let handoffs = store.load().expect("read").handoffs;
+    assert_eq!(handoffs.len(), 1);
+    assert_eq!(handoffs[0].vehicle, "igv-8");
+    assert_eq!(
+        store.value("master").expect("read"),
+        Some(json!({"igv-8": null}))
+    );
+    assert_eq!(
+        store
+            .counter(borderlane_handoff::NEXT_HANDOFF)
+            .expect("read"),
+        Some(2)
+    );
+}
