@@ -593,7 +593,7 @@ start = "VN_PARK_01"
             ("\"var/\"", "must name a file"),
             ("\"..\"", "must name a file"),
             ("\"/tmp\"", "is a folder"),
-            ("3", "state.database"),
+            ("3", "database"),
         ] {
             let bad = format!("{GOOD}\n[state]\ndatabase = {database}\n");
             let err = ServeConfig::parse(&bad, Path::new(".")).expect_err(database);

@@ -53,6 +53,17 @@ fn the_shipped_configurations_are_valid() {
         assert_eq!(me.key_id, peer.peer_key_id);
     }
     assert!(lane.handoff.is_none());
+    // Each side keeps its state in a file of its own, under var/.
+    let vn_db = vn.state.as_ref().expect("[state]").database.clone();
+    let cn_db = cn.state.as_ref().expect("[state]").database.clone();
+    assert_ne!(vn_db, cn_db);
+    for db in [&vn_db, &cn_db] {
+        assert!(
+            db.starts_with(root().join("config").join("../var")),
+            "{}",
+            db.display()
+        );
+    }
     // Each serves its operation center on its own loopback port, showing
     // its side.
     let iocs: Vec<_> = [&vn, &cn, &lane]
