@@ -352,13 +352,30 @@ impl Tx<'_> {
         )
     }
 
-    /// Appends a row to the customs audit; a handoff has at most one.
-    /// Returns the row's number, which grows with every row.
+    /// Appends a row to the customs audit; a handoff has at most one, and
+    /// a second row for it is an error. Returns the row's number, which
+    /// grows with every row.
     pub fn append_crossing(&self, crossing: &Crossing) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO crossings (handoff, vehicle, container, manifest, e_seal, \
+        self.insert_crossing(crossing, "")?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Appends the row of a handoff that ended to the customs audit unless
+    /// the handoff has one already, which is then kept as it is: storing
+    /// an ended handoff again (a record changed after it ended, or stored
+    /// again after a restart) changes nothing. Whether a row was appended.
+    pub fn record_crossing(&self, crossing: &Crossing) -> Result<bool, StoreError> {
+        self.insert_crossing(crossing, " ON CONFLICT (handoff) DO NOTHING")
+            .map(|rows| rows > 0)
+    }
+
+    fn insert_crossing(&self, crossing: &Crossing, conflict: &str) -> Result<usize, StoreError> {
+        let sql = format!(
+            "INSERT INTO crossings (handoff, vehicle, container, manifest, e_seal, \
             e_seal_state, from_side, to_side, outcome, requested_ms, granted_ms, handover_ms, \
             accepted_ms, sending_decision, receiving_decision) \
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15){conflict}"
+        );
         let values = params![
             crossing.handoff,
             crossing.vehicle,
@@ -376,12 +393,11 @@ impl Tx<'_> {
             crossing.sending_decision,
             crossing.receiving_decision
         ];
-        self.write(
+        self.execute(
             || format!("append the crossing of handoff {:?}", crossing.handoff),
-            sql,
+            &sql,
             values,
-        )?;
-        Ok(self.tx.last_insert_rowid())
+        )
     }
 
     /// Appends an entry to the journal.

@@ -500,6 +500,54 @@ fn the_audit_is_append_only_and_complete() {
 }
 
 #[test]
+fn a_handoff_recorded_again_keeps_its_first_row_and_no_second() {
+    let (_dir, path) = scratch();
+    let mut store = Store::open(&path).expect("creates");
+    let first = crossing("h-1");
+    let appended = store
+        .transaction(|tx| tx.record_crossing(&first))
+        .expect("commits");
+    assert!(appended);
+
+    // The same handoff again, with other values, in a transaction that
+    // writes something else too: nothing of the audit changes, and the
+    // rest of the transaction is stored.
+    let mut again = crossing("h-1");
+    again.outcome = Outcome::Refused;
+    again.receiving_decision = Some("refused: noCapacity".to_string());
+    let appended = store
+        .transaction(|tx| {
+            let appended = tx.record_crossing(&again)?;
+            tx.set_counter("next_handoff", 7)?;
+            Ok::<_, StoreError>(appended)
+        })
+        .expect("a second row is not an error");
+    assert!(!appended);
+    assert_eq!(store.counter("next_handoff").expect("reads"), Some(7));
+    assert_eq!(store.crossings().expect("reads"), vec![first.clone()]);
+
+    // Another handoff gets its row; a bad row is still refused.
+    let second = crossing("h-2");
+    assert!(
+        store
+            .transaction(|tx| tx.record_crossing(&second))
+            .expect("commits")
+    );
+    let mut incomplete = crossing("h-3");
+    incomplete.handover_ms = None;
+    let error = store
+        .transaction(|tx| tx.record_crossing(&incomplete))
+        .expect_err("a crossing without its handover");
+    assert!(
+        error.to_string().contains("crossed_has_every_time"),
+        "{error}"
+    );
+    drop(store);
+    let store = Store::open(&path).expect("reopens");
+    assert_eq!(store.crossings().expect("reads"), vec![first, second]);
+}
+
+#[test]
 fn the_journal_and_the_counters_come_back_in_order_after_reopening() {
     let (_dir, path) = scratch();
     {

@@ -41,6 +41,7 @@ impl Handoffs {
         rec.phase = Phase::Far(FarPhase::Granted);
         rec.deadline_ms = None;
         rec.slot = Some(slot);
+        rec.granted_ms = Some(now);
         let body = Body::Grant {
             vehicle: rec.entry.vehicle.clone(),
             window_start_ms: slot.window_start_ms,
@@ -93,6 +94,8 @@ impl Handoffs {
                 }
                 rec.phase = Phase::Far(FarPhase::Adopted);
                 rec.order = Some(order.clone());
+                rec.handover_ms = Some(now);
+                rec.accepted_ms = Some(now);
                 let vehicle = vehicle.clone();
                 rec.send(now, Body::Accepted { vehicle }, out);
                 rec.arm_retry(now, pace);

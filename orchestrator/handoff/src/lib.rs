@@ -39,5 +39,5 @@ pub use message::{
     Body, ESeal, ESealState, Envelope, OrderContinuation, RefusalReason, schemas, topic,
 };
 pub use record::{Entry, FarPhase, HandoffRecord, Holder, NearPhase, Phase, Retry, RollBack, Slot};
-pub use recover::{CoreStep, Durable, NEXT_HANDOFF, RecoverError, Recovered};
+pub use recover::{CoreStep, Durable, NEXT_HANDOFF, RecoverError, Recovered, crossing};
 pub use sign::{KeyError, Signed, SigningKey, VerifyingKey, sign};

@@ -106,6 +106,7 @@ impl Handoffs {
             ));
         }
         rec.phase = Phase::Near(NearPhase::HandedOver);
+        rec.handover_ms = Some(now);
         rec.deadline_ms = None;
         rec.order = Some(order.clone());
         let vehicle = rec.entry.vehicle.clone();
@@ -162,6 +163,7 @@ impl Handoffs {
                     receiving_channel: *receiving_channel,
                 };
                 rec.slot = Some(slot);
+                rec.granted_ms = Some(now);
                 if slot.window_end_ms < now {
                     give_up(rec, now, RollBack::WindowMissed, out);
                 } else {
@@ -188,6 +190,7 @@ impl Handoffs {
             (Phase::Near(NearPhase::RolledBack(_)), Body::Refusal { .. }) => {}
             (Phase::Near(NearPhase::HandedOver), Body::Accepted { vehicle }) => {
                 let vehicle = vehicle.clone();
+                rec.accepted_ms = Some(now);
                 rec.finish(now, Phase::Near(NearPhase::Transferred));
                 rec.send(now, Body::Released { vehicle }, out);
                 out.effects.push_back(Effect::transferred(rec));

@@ -211,6 +211,17 @@ pub struct HandoffRecord {
     pub deadline_ms: Option<Ms>,
     /// When the handoff finished; it is forgotten a while later.
     pub finished_ms: Option<Ms>,
+    /// When this side granted the slot (far) or the grant arrived (near).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_ms: Option<Ms>,
+    /// When this side committed the vehicle and sent the handover (near)
+    /// or the handover arrived (far).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover_ms: Option<Ms>,
+    /// When this side accepted the vehicle (far) or the acceptance arrived
+    /// (near).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_ms: Option<Ms>,
 }
 
 /// Timing of retries, as the record needs it.
@@ -255,6 +266,9 @@ impl HandoffRecord {
             retry: None,
             deadline_ms: None,
             finished_ms: None,
+            granted_ms: None,
+            handover_ms: None,
+            accepted_ms: None,
         }
     }
 

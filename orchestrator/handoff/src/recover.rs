@@ -24,11 +24,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use borderlane_core::{Core, CoreConfig, CoreError, Input};
-use borderlane_durable::{Handoff as HandoffRow, Role, Slot as SlotRow, Store, StoreError};
+use borderlane_durable::{
+    Crossing, Handoff as HandoffRow, Outcome, Role, Slot as SlotRow, Store, StoreError,
+};
 use borderlane_model::{LaneMap, Ms};
 use serde::{Deserialize, Serialize};
 
-use crate::{Desk, HandoffConfig, HandoffError, HandoffRecord, SigningKey, Snapshot, VerifyingKey};
+use crate::message::Body;
+use crate::{
+    Desk, FarPhase, HandoffConfig, HandoffError, HandoffRecord, NearPhase, Phase, RollBack,
+    SigningKey, Snapshot, VerifyingKey,
+};
 
 /// The counter that holds the number of a side's next handoff.
 pub const NEXT_HANDOFF: &str = "next_handoff";
@@ -103,7 +109,9 @@ impl Durable {
     /// Stores, in one transaction, the core steps taken since the last
     /// commit (each with its time, in the order they were taken), the
     /// desk's changed records with the handoff counter (as
-    /// [`Durable::persist`]), and the shell's named values. A shell that
+    /// [`Durable::persist`]), the customs audit's row of each changed
+    /// record that has ended (once per handoff: a handoff with a row keeps
+    /// it), and the shell's named values. A shell that
     /// steps the core and the desk together calls this once per step,
     /// before it sends anything the step produced: a crash can then never
     /// leave the journal with a step whose handoff records are missing, or
@@ -141,6 +149,11 @@ impl Durable {
                     continue;
                 };
                 tx.upsert_handoff(&row(rec, now))?;
+                if let Some(crossing) = crossing(rec) {
+                    // A handoff that ended and is stored again keeps the
+                    // row it was first stored with.
+                    tx.record_crossing(&crossing)?;
+                }
                 match rec.slot {
                     Some(slot) => tx.upsert_slot(&SlotRow {
                         handoff: rec.id.clone(),
@@ -275,5 +288,141 @@ fn row(rec: &HandoffRecord, now: Ms) -> HandoffRow {
         sent_seq: rec.next_seq.saturating_sub(1),
         received_seq: rec.peer_seq,
         updated_ms: now,
+    }
+}
+
+/// The customs audit's row of a handoff that ended on this side, as this
+/// side saw it (its own clock's times); `None` while it goes on.
+pub fn crossing(rec: &HandoffRecord) -> Option<Crossing> {
+    let outcome = match &rec.phase {
+        Phase::Near(NearPhase::Transferred) | Phase::Far(FarPhase::Closed) => Outcome::Crossed,
+        Phase::Near(NearPhase::RolledBack(RollBack::Refused { .. }))
+        | Phase::Far(FarPhase::Refused) => Outcome::Refused,
+        Phase::Near(NearPhase::RolledBack(_)) | Phase::Far(FarPhase::Withdrawn) => {
+            Outcome::Withdrawn
+        }
+        _ => return None,
+    };
+    let finished = rec.finished_ms?;
+    // A record stored by an older build has no times of its steps; a
+    // crossing has every time, so there its end stands in for them.
+    let end = (outcome == Outcome::Crossed).then_some(finished);
+    let me = rec.peer.other();
+    let (from, to) = if rec.is_near() {
+        (me, rec.peer)
+    } else {
+        (rec.peer, me)
+    };
+    let entry = &rec.entry;
+    let mut sending_decision = code(&entry.sending_channel);
+    if let Some(result) = &entry.inspection_result {
+        sending_decision.push_str(&format!(" (inspection: {result})"));
+    }
+    let refusal = match &rec.phase {
+        Phase::Near(NearPhase::RolledBack(RollBack::Refused { reason, .. })) => Some(code(reason)),
+        Phase::Far(FarPhase::Refused) => match rec.last_sent.as_ref().map(|e| &e.body) {
+            Some(Body::Refusal { reason, .. }) => Some(code(reason)),
+            _ => Some("refused".to_string()),
+        },
+        _ => None,
+    };
+    let receiving_decision = match refusal {
+        Some(reason) => Some(format!("refused: {reason}")),
+        None => rec.slot.map(|s| code(&s.receiving_channel)),
+    };
+    Some(Crossing {
+        handoff: rec.id.clone(),
+        vehicle: entry.vehicle.clone(),
+        container: entry.container.clone(),
+        manifest: entry.manifest.clone(),
+        e_seal: entry.e_seal.id.clone(),
+        e_seal_state: code(&entry.e_seal.state),
+        from,
+        to,
+        outcome,
+        requested_ms: rec.opened_ms,
+        granted_ms: rec.granted_ms.or(end),
+        handover_ms: rec.handover_ms.or(end),
+        accepted_ms: rec.accepted_ms.or(end),
+        sending_decision,
+        receiving_decision,
+    })
+}
+
+/// The name a value of a unit enum is serialised as.
+fn code<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{ESeal, ESealState};
+    use crate::{Entry, Slot};
+    use borderlane_core::io::Channel;
+    use borderlane_model::Side;
+
+    fn key(side: Side) -> SigningKey {
+        let seed = if side == Side::Vn { "22" } else { "11" };
+        SigningKey::from_hex(&format!("{side:?}"), &seed.repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn an_ended_handoff_stored_again_keeps_its_one_audit_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut durable = Durable::open(dir.path().join("cn.db")).unwrap();
+        let mut desk = Desk::new(
+            HandoffConfig::new(Side::Cn),
+            key(Side::Cn),
+            key(Side::Vn).verifying_key(),
+            "BORDER_SB",
+        )
+        .unwrap();
+        let entry = Entry {
+            vehicle: "igv-1".into(),
+            job: "job-1".into(),
+            container: "c-1".into(),
+            manifest: "mf-1".into(),
+            e_seal: ESeal {
+                id: "seal-1".into(),
+                state: ESealState::Broken,
+            },
+            sending_channel: Channel::Green,
+            inspection_result: None,
+            earliest_border_ms: 5_000,
+        };
+        let id = desk.handoffs.request(1_000, entry).unwrap();
+        durable.persist(1_000, &mut desk).unwrap();
+        assert!(durable.store().crossings().unwrap().is_empty());
+        desk.handoffs
+            .withdraw(2_000, &id, "no longer needed")
+            .unwrap();
+        durable.persist(2_000, &mut desk).unwrap();
+        let first = durable.store().crossings().unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].outcome, Outcome::Withdrawn);
+        assert_eq!(first[0].e_seal_state, "broken");
+        assert_eq!((first[0].from, first[0].to), (Side::Cn, Side::Vn));
+        assert_eq!(first[0].receiving_decision, None);
+
+        // The ended record changes again (a late grant would give it a
+        // slot) and is stored again, twice: the row is the first one.
+        let rec = desk.handoffs.records.get_mut(&id).unwrap();
+        rec.slot = Some(Slot {
+            window_start_ms: 6_000,
+            window_end_ms: 7_000,
+            receiving_channel: Channel::Yellow,
+        });
+        for at in [3_000, 4_000] {
+            desk.handoffs.changed.insert(id.clone());
+            durable.persist(at, &mut desk).unwrap();
+        }
+        assert_eq!(durable.store().crossings().unwrap(), first);
+        let stored = durable.store().load().unwrap().handoffs;
+        assert_eq!(stored[0].updated_ms, 4_000, "the record itself is stored");
     }
 }
