@@ -770,13 +770,25 @@ impl Harness {
             match out {
                 Output::Command(cmd) => self.apply(side, cmd),
                 Output::Crossing(c) => self.cross(side, c),
-                Output::Event(borderlane_core::io::Event::JobDelivered { container, .. }) => {
+                Output::Event(event) => {
+                    let now = self.now;
                     if let Some(two) = self.two.as_deref_mut() {
-                        *two.delivered.entry(container).or_default() += 1;
+                        if let Some(d) = two.durable[side].as_mut() {
+                            d.observe(now, &event);
+                        }
+                        if let borderlane_core::io::Event::JobDelivered { container, .. } = event {
+                            *two.delivered.entry(container).or_default() += 1;
+                        }
                     }
                 }
-                Output::Event(_) => {}
             }
+        }
+        // What the events change in the jobs and custody tables.
+        if let Some(two) = self.two.as_deref_mut()
+            && let Some(d) = two.durable[side].as_mut()
+            && d.commit(&[], None, &[]).is_err()
+        {
+            two.bus.stats.store_errors += 1;
         }
     }
 

@@ -20,12 +20,15 @@
 //! they are now. The simulator's restarts and the live station use this
 //! same code.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use borderlane_core::io::{Event, JobRequest};
 use borderlane_core::{Core, CoreConfig, CoreError, Input};
 use borderlane_durable::{
-    Crossing, Handoff as HandoffRow, Outcome, Role, Slot as SlotRow, Store, StoreError,
+    Crossing, Custody, Handoff as HandoffRow, Job, Outcome, Role, Slot as SlotRow, Store,
+    StoreError, Tx,
 };
 use borderlane_model::{LaneMap, Ms};
 use serde::{Deserialize, Serialize};
@@ -78,6 +81,16 @@ pub struct Durable {
     /// The handoff counter as last stored, so an unchanged one is not
     /// written again.
     stored_next: Option<u64>,
+    /// The phase of each handoff record as last stored, to tell when one
+    /// moves custody.
+    phases: BTreeMap<String, &'static str>,
+    /// This side's open jobs, as the jobs table holds them.
+    jobs: BTreeMap<String, Job>,
+    /// Job requests the core was given, until it queues them: (request,
+    /// whether it has been through a commit already).
+    requests: BTreeMap<String, (JobRequest, bool)>,
+    /// The core's events noted since the last commit, with their times.
+    events: Vec<(Ms, Event)>,
 }
 
 impl Durable {
@@ -85,7 +98,38 @@ impl Durable {
     pub fn open(path: impl AsRef<Path>) -> Result<Durable, StoreError> {
         let store = Store::open(path)?;
         let stored_next = store.counter(NEXT_HANDOFF)?;
-        Ok(Durable { store, stored_next })
+        let stored = store.load()?;
+        let phases = stored
+            .handoffs
+            .iter()
+            .filter_map(|h| Some((h.id.clone(), stored_phase(&h.phase)?)))
+            .collect();
+        let jobs = stored.jobs.into_iter().map(|j| (j.id.clone(), j)).collect();
+        Ok(Durable {
+            store,
+            stored_next,
+            phases,
+            jobs,
+            requests: BTreeMap::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Notes an event of the core, for the jobs and custody tables: it is
+    /// stored with the next commit, before anything that commit's step
+    /// sends. A shell hands each event here as the core gives it out.
+    pub fn observe(&mut self, now: Ms, event: &Event) {
+        let relevant = matches!(
+            event,
+            Event::JobQueued { .. }
+                | Event::JobAssigned { .. }
+                | Event::ContainerPicked { .. }
+                | Event::JobDelivered { .. }
+                | Event::JobCancelled { .. }
+        );
+        if relevant {
+            self.events.push((now, event.clone()));
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -133,10 +177,40 @@ impl Durable {
             }
             None => (0, Default::default(), None, None),
         };
-        if steps.is_empty() && next.is_none() && values.is_empty() {
+        if steps.is_empty() && next.is_none() && values.is_empty() && self.events.is_empty() {
             return Ok(());
         }
         let handoffs = desk.as_ref().map(|d| &d.handoffs);
+        // The jobs and custody this commit changes, worked out on copies
+        // that replace the kept ones once it is stored.
+        let mut requests = self.requests.clone();
+        requests.retain(|_, (_, seen)| !std::mem::replace(seen, true));
+        for (_, step) in steps {
+            if let CoreStep::Input {
+                input: Input::Job(job),
+            } = step
+            {
+                requests.insert(job.id.clone(), (job.clone(), false));
+            }
+        }
+        let mut ledger = Ledger {
+            jobs: self.jobs.clone(),
+            requests: &mut requests,
+            writes: Vec::new(),
+        };
+        for (at, event) in &self.events {
+            ledger.event(*at, event);
+        }
+        let mut phases = Vec::new();
+        for id in &changed {
+            let rec = handoffs.and_then(|h| h.get(id));
+            let was = self.phases.get(id).copied();
+            if let Some(rec) = rec {
+                ledger.record(now, rec, was);
+            }
+            phases.push((id.clone(), rec.map(|r| r.phase_name())));
+        }
+        let Ledger { jobs, writes, .. } = ledger;
         let written = self.store.transaction(|tx| {
             for (at, step) in steps {
                 // A core step is plain data: serialising it cannot fail.
@@ -169,6 +243,9 @@ impl Durable {
             if let Some(next) = next {
                 tx.set_counter(NEXT_HANDOFF, next)?;
             }
+            for write in &writes {
+                write.apply(tx)?;
+            }
             for (name, value) in values {
                 tx.set_value(name, value)?;
             }
@@ -176,8 +253,17 @@ impl Durable {
         });
         match written {
             Ok(()) => {
+                self.requests = requests;
                 if next.is_some() {
                     self.stored_next = next;
+                }
+                self.events.clear();
+                self.jobs = jobs;
+                for (id, phase) in phases {
+                    match phase {
+                        Some(p) => self.phases.insert(id, p),
+                        None => self.phases.remove(&id),
+                    };
                 }
                 Ok(())
             }
@@ -289,6 +375,163 @@ fn row(rec: &HandoffRecord, now: Ms) -> HandoffRow {
         received_seq: rec.peer_seq,
         updated_ms: now,
     }
+}
+
+/// A write to the jobs or custody table.
+enum Write {
+    Job(Job),
+    NoJob(String),
+    Custody(Custody),
+    NoCustody(String),
+}
+
+impl Write {
+    fn apply(&self, tx: &Tx<'_>) -> Result<(), StoreError> {
+        match self {
+            Write::Job(job) => tx.upsert_job(job),
+            Write::NoJob(id) => tx.delete_job(id).map(drop),
+            Write::Custody(custody) => tx.set_custody(custody),
+            Write::NoCustody(container) => tx.delete_custody(container).map(drop),
+        }
+    }
+}
+
+/// Works out what a commit changes in the jobs and custody tables: the
+/// jobs this side has open (queued, assigned, picked up, or adopted at a
+/// handover) and the containers in its custody (from the pick-up on this
+/// side or the adoption, until the far side accepted the vehicle or the
+/// container was delivered).
+struct Ledger<'a> {
+    jobs: BTreeMap<String, Job>,
+    requests: &'a mut BTreeMap<String, (JobRequest, bool)>,
+    writes: Vec<Write>,
+}
+
+impl Ledger<'_> {
+    fn event(&mut self, now: Ms, event: &Event) {
+        match event {
+            Event::JobQueued { job } => {
+                let Some((req, _)) = self.requests.remove(job) else {
+                    return;
+                };
+                let detail = serde_json::json!({
+                    "channel": req.channel,
+                    "customsMs": req.customs_ms,
+                    "priority": req.priority,
+                    "deadline": req.deadline,
+                });
+                self.put(Job {
+                    id: req.id,
+                    container: req.container,
+                    from: req.pickup,
+                    to: String::new(),
+                    state: "queued".into(),
+                    detail,
+                });
+            }
+            Event::JobAssigned { job, vehicle, drop } => {
+                if let Some(mut j) = self.jobs.get(job).cloned() {
+                    j.to = drop.clone();
+                    j.state = "assigned".into();
+                    if let Some(detail) = j.detail.as_object_mut() {
+                        detail.insert("vehicle".into(), vehicle.clone().into());
+                    }
+                    self.put(j);
+                }
+            }
+            Event::ContainerPicked {
+                job,
+                vehicle,
+                container,
+                side,
+            } => {
+                if let Some(mut j) = self.jobs.get(job).cloned() {
+                    j.state = "picked".into();
+                    self.put(j);
+                }
+                self.writes.push(Write::Custody(Custody {
+                    container: container.clone(),
+                    side: *side,
+                    holder: vehicle.clone(),
+                    since_ms: now,
+                }));
+            }
+            Event::JobDelivered { job, container, .. } => {
+                self.drop_job(job);
+                self.writes.push(Write::NoCustody(container.clone()));
+            }
+            Event::JobCancelled { job } => self.drop_job(job),
+            _ => {}
+        }
+    }
+
+    /// A handoff record stored, with its phase as stored before: on the
+    /// far side an adopted vehicle brings its job and container into this
+    /// side's keeping; on the near side the acceptance takes them out.
+    fn record(&mut self, now: Ms, rec: &HandoffRecord, was: Option<&'static str>) {
+        let entry = &rec.entry;
+        if entry.job.starts_with(crate::EMPTY) {
+            // A vehicle crossing empty: no job, no container.
+            return;
+        }
+        if rec.is_near() {
+            if rec.phase_name() == "transferred" && was != Some("transferred") {
+                self.drop_job(&entry.job);
+                self.writes.push(Write::NoCustody(entry.container.clone()));
+            }
+            return;
+        }
+        let adopted = |p: Option<&str>| matches!(p, Some("adopted" | "closed"));
+        if adopted(Some(rec.phase_name())) && !adopted(was) {
+            self.put(Job {
+                id: entry.job.clone(),
+                container: entry.container.clone(),
+                from: format!("handoff {}", rec.id),
+                to: String::new(),
+                state: "adopted".into(),
+                detail: serde_json::json!({
+                    "vehicle": entry.vehicle,
+                    "handoff": rec.id,
+                    "channel": rec.slot.map(|s| s.receiving_channel),
+                }),
+            });
+            self.writes.push(Write::Custody(Custody {
+                container: entry.container.clone(),
+                side: rec.peer.other(),
+                holder: entry.vehicle.clone(),
+                since_ms: now,
+            }));
+        }
+    }
+
+    fn put(&mut self, job: Job) {
+        self.jobs.insert(job.id.clone(), job.clone());
+        self.writes.push(Write::Job(job));
+    }
+
+    fn drop_job(&mut self, id: &str) {
+        if self.jobs.remove(id).is_some() {
+            self.writes.push(Write::NoJob(id.to_string()));
+        }
+    }
+}
+
+/// A stored record's phase name as the record gives it.
+fn stored_phase(name: &str) -> Option<&'static str> {
+    [
+        "requested",
+        "granted",
+        "handed over",
+        "transferred",
+        "rolled back",
+        "deciding",
+        "adopted",
+        "closed",
+        "refused",
+        "withdrawn",
+    ]
+    .into_iter()
+    .find(|p| *p == name)
 }
 
 /// The customs audit's row of a handoff that ended on this side, as this

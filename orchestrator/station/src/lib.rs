@@ -631,7 +631,12 @@ impl Station {
             while let Some(output) = self.core.poll_output() {
                 match output {
                     Output::Command(command) => self.master.handle_command(now, &command),
-                    Output::Event(event) => self.events.push_back(event),
+                    Output::Event(event) => {
+                        if let Some(s) = self.store.as_mut() {
+                            s.durable.observe(now, &event);
+                        }
+                        self.events.push_back(event);
+                    }
                     Output::Crossing(c) => self.cross(now, c),
                 }
             }

@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use borderlane_core::io::{Channel, Event, JobRequest};
 use borderlane_core::{CoreConfig, VehicleSpec};
-use borderlane_handoff::{Holder, SigningKey};
-use borderlane_model::{LaneMap, Ms, Side};
+use borderlane_durable::{Crossing, Outcome};
+use borderlane_handoff::{EMPTY, Holder, SigningKey};
+use borderlane_model::{LaneMap, Ms, NodeKind, Side};
 use borderlane_station::{HandoffKeys, Station, StationConfig, StationError};
 use borderlane_vda5050::{Agent, AgentConfig, BatteryModel, MasterConfig};
 use serde_json::Value;
@@ -336,7 +337,16 @@ fn crossing_survives(side: usize, when: fn(&[(bool, &'static str)]) -> bool) {
         "side {side} never reached the phase: {:?}",
         lane.phases(side)
     );
-    lane.run_until(T0 + 75 * MIN, |_| None);
+    // Minute by minute, the two databases' custody tables agree with the
+    // stations.
+    let mut minute = (lane.now - T0) / MIN + 1;
+    let mut checked = 0;
+    while minute <= 75 {
+        lane.run_until(T0 + minute * MIN, |_| None);
+        checked += lane.check_custody();
+        minute += 1;
+    }
+    assert!(checked >= jobs.len(), "custody checked {checked} times");
 
     assert!(lane.rejected.is_empty(), "{:#?}", lane.rejected);
     // Every container arrives once, on the other side.
@@ -405,6 +415,183 @@ fn crossing_survives(side: usize, when: fn(&[(bool, &'static str)]) -> bool) {
             }
         }
         last.insert(vehicle, (id, *update, *header));
+    }
+
+    // The customs audit: each side's database has one crossed row for
+    // each crossing, with the vehicle that carried the container, the
+    // times in order and both customs' decisions.
+    let carried: BTreeMap<String, String> = lane
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::JobDelivered {
+                vehicle, container, ..
+            } => Some((container.clone(), vehicle.clone())),
+            _ => None,
+        })
+        .collect();
+    let audit = lane.audit();
+    for (s, rows) in audit.iter().enumerate() {
+        // Vehicles crossing empty to even out the fleet are audited too.
+        let crossed: Vec<_> = rows
+            .iter()
+            .filter(|c| c.outcome == Outcome::Crossed && !c.container.starts_with(EMPTY))
+            .collect();
+        assert!(
+            rows.iter()
+                .filter(|c| c.container.starts_with(EMPTY))
+                .all(|c| c.container.contains(&c.vehicle)),
+            "side {s}: {rows:#?}"
+        );
+        assert_eq!(crossed.len(), jobs.len(), "side {s}: {rows:#?}");
+        for (i, (from, _)) in jobs.iter().enumerate() {
+            let container = format!("CONT{i:07}");
+            let c = crossed
+                .iter()
+                .find(|c| c.container == container)
+                .unwrap_or_else(|| panic!("side {s}: no crossing of {container}: {rows:#?}"));
+            let from = [Side::Vn, Side::Cn][*from];
+            assert_eq!((c.from, c.to), (from, from.other()), "{container}");
+            assert_eq!(Some(&c.vehicle), carried.get(&container), "{container}");
+            assert_eq!(c.manifest, format!("MF-{container}"));
+            assert_eq!(c.e_seal, format!("ES-{container}"));
+            assert_eq!(c.e_seal_state, "intact");
+            assert_eq!(c.sending_decision, "green");
+            assert_eq!(c.receiving_decision.as_deref(), Some("green"));
+            let times = [c.granted_ms, c.handover_ms, c.accepted_ms].map(Option::unwrap);
+            assert!(
+                c.requested_ms <= times[0] && times[0] <= times[1] && times[1] <= times[2],
+                "side {s}: {c:?}"
+            );
+        }
+    }
+    let handoffs = |s: usize| -> Vec<&str> {
+        let mut ids: Vec<&str> = audit[s]
+            .iter()
+            .filter(|c| c.outcome == Outcome::Crossed)
+            .map(|c| c.handoff.as_str())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        handoffs(0),
+        handoffs(1),
+        "both sides audit the same crossings"
+    );
+    for s in 0..2 {
+        let stored = lane.stations[s].durable().unwrap().store().load().unwrap();
+        assert!(stored.custody.is_empty(), "side {s}: {:?}", stored.custody);
+        assert!(stored.jobs.is_empty(), "side {s}: {:?}", stored.jobs);
+    }
+
+    // Both stations stopped and started again, and run on until the
+    // records are forgotten: the audit stays as it was.
+    lane.crash(0, 1_000);
+    lane.crash(1, 1_000);
+    lane.run_until(T0 + 90 * MIN, |_| None);
+    for s in 0..2 {
+        assert!(
+            lane.stations[s]
+                .desk()
+                .unwrap()
+                .handoffs
+                .records()
+                .next()
+                .is_none()
+        );
+    }
+    assert_eq!(lane.audit(), audit);
+}
+
+impl Lane {
+    /// Each side's customs audit, as its database holds it.
+    fn audit(&self) -> Vec<Vec<Crossing>> {
+        (0..2)
+            .map(|s| {
+                let durable = self.stations[s].durable().unwrap();
+                durable.store().crossings().unwrap()
+            })
+            .collect()
+    }
+
+    /// The custody tables of both databases hold each container a vehicle
+    /// has picked up and not delivered, on the side whose vehicle carries
+    /// it; on both sides only while the vehicle is handed over and the
+    /// acceptance has not reached the sending side. The jobs tables hold
+    /// only jobs the side's core knows.
+    fn check_custody(&mut self) -> usize {
+        let mut rows: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
+        let mut cores = Vec::new();
+        for s in 0..2 {
+            let stored = self.stations[s].durable().unwrap().store().load().unwrap();
+            let side = [Side::Vn, Side::Cn][s];
+            for c in stored.custody {
+                assert_eq!(c.side, side, "{c:?}");
+                rows.entry(c.container).or_default().push((s, c.holder));
+            }
+            let core = self.stations[s].core_mut().snapshot();
+            for j in &stored.jobs {
+                assert!(
+                    core.jobs
+                        .iter()
+                        .any(|c| c.job == j.id && c.container == j.container),
+                    "side {s}: job {} is not the core's",
+                    j.id
+                );
+            }
+            cores.push(core);
+        }
+        // Picked up: from a yard slot on this side, or adopted at the
+        // border (the far side's job starts at the border node).
+        let mut picked = Vec::new();
+        for (s, core) in cores.iter().enumerate() {
+            let desk = self.stations[s].desk().unwrap();
+            for j in &core.jobs {
+                let at_border = self
+                    .map
+                    .node_by_id(&j.pickup)
+                    .is_some_and(|n| self.map.node(n).kind == NodeKind::Border);
+                let held = if at_border {
+                    desk.handoffs.custody(&j.container) == Some(Holder::ThisSide)
+                } else {
+                    j.stops_done > 0
+                };
+                if held {
+                    picked.push((j.container.clone(), j.vehicle.clone()));
+                }
+            }
+        }
+        let checked = picked.len();
+        for (container, vehicle) in picked {
+            let held = rows.get(&container).map_or(&[][..], |r| r.as_slice());
+            assert!(
+                !held.is_empty(),
+                "{container} is in nobody's custody at {}: {:#?} {:?}",
+                self.now - T0,
+                cores.iter().map(|c| &c.jobs).collect::<Vec<_>>(),
+                (0..2).map(|s| self.phases(s)).collect::<Vec<_>>()
+            );
+            for (s, holder) in held {
+                assert_eq!(Some(holder), vehicle.as_ref(), "side {s}: {container}");
+            }
+        }
+        for (container, held) in &rows {
+            assert!(
+                cores
+                    .iter()
+                    .any(|c| c.jobs.iter().any(|j| &j.container == container)),
+                "{container} is in custody but no core has its job"
+            );
+            if held.len() > 1 {
+                let handing = (0..2).any(|s| {
+                    let desk = self.stations[s].desk().unwrap();
+                    desk.handoffs.custody(container) == Some(Holder::HandingOver)
+                });
+                assert!(handing, "{container} is in both sides' custody: {held:?}");
+            }
+        }
+        checked
     }
 }
 
