@@ -110,6 +110,8 @@ pub struct Crossing {
     pub sending_decision: String,
     /// The receiving customs' decision, once it made one.
     pub receiving_decision: Option<String>,
+    /// The sending side's inspection result, when it inspected.
+    pub inspection_result: Option<String>,
 }
 
 /// Everything an orchestrator recovers on start, each list in key order.
@@ -258,7 +260,7 @@ impl Reservation {
 impl Crossing {
     pub(crate) const COLUMNS: &'static str = "handoff, vehicle, container, manifest, e_seal, \
         e_seal_state, from_side, to_side, outcome, requested_ms, granted_ms, handover_ms, \
-        accepted_ms, sending_decision, receiving_decision";
+        accepted_ms, sending_decision, receiving_decision, inspection_result";
 
     pub(crate) fn from_row(row: &Row) -> rusqlite::Result<Crossing> {
         Ok(Crossing {
@@ -277,6 +279,7 @@ impl Crossing {
             accepted_ms: row.get(12)?,
             sending_decision: row.get(13)?,
             receiving_decision: row.get(14)?,
+            inspection_result: row.get(15)?,
         })
     }
 }

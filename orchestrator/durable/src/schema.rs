@@ -8,7 +8,7 @@ use rusqlite_migration::{M, Migrations};
 /// the bytes "BLne").
 pub const APPLICATION_ID: i32 = 0x424C_6E65;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3)];
+const MIGRATIONS: &[M<'static>] = &[M::up(V1), M::up(V2), M::up(V3), M::up(V4)];
 
 /// The schema version this build writes: the number of migrations.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -128,4 +128,11 @@ CREATE TABLE shell_state (
     name   TEXT NOT NULL PRIMARY KEY,
     value  TEXT NOT NULL CHECK (json_valid(value))
 );
+";
+
+/// The fourth schema: the sending side's inspection result in a column of
+/// its own, so that `sending_decision` holds the channel alone and the two
+/// sides' decisions compare with `=`. Rows appended before it have none.
+const V4: &str = "
+ALTER TABLE crossings ADD COLUMN inspection_result TEXT;
 ";

@@ -373,8 +373,9 @@ impl Tx<'_> {
         let sql = format!(
             "INSERT INTO crossings (handoff, vehicle, container, manifest, e_seal, \
             e_seal_state, from_side, to_side, outcome, requested_ms, granted_ms, handover_ms, \
-            accepted_ms, sending_decision, receiving_decision) \
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15){conflict}"
+            accepted_ms, sending_decision, receiving_decision, inspection_result) \
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)\
+            {conflict}"
         );
         let values = params![
             crossing.handoff,
@@ -391,7 +392,8 @@ impl Tx<'_> {
             crossing.handover_ms,
             crossing.accepted_ms,
             crossing.sending_decision,
-            crossing.receiving_decision
+            crossing.receiving_decision,
+            crossing.inspection_result
         ];
         self.execute(
             || format!("append the crossing of handoff {:?}", crossing.handoff),

@@ -269,7 +269,7 @@ fn crossing() -> impl Strategy<Value = Crossing> {
             Just(Outcome::Withdrawn)
         ],
         (ms(), time(), time(), time()),
-        (label(), decision()),
+        (label(), decision(), decision()),
     )
         .prop_map(
             |(
@@ -277,7 +277,7 @@ fn crossing() -> impl Strategy<Value = Crossing> {
                 (from, to),
                 outcome,
                 (requested_ms, granted_ms, handover_ms, accepted_ms),
-                (sending_decision, receiving_decision),
+                (sending_decision, receiving_decision, inspection_result),
             )| Crossing {
                 handoff,
                 vehicle,
@@ -294,6 +294,7 @@ fn crossing() -> impl Strategy<Value = Crossing> {
                 accepted_ms,
                 sending_decision,
                 receiving_decision,
+                inspection_result,
             },
         )
 }

@@ -500,6 +500,40 @@ fn the_audit_is_append_only_and_complete() {
 }
 
 #[test]
+fn a_file_of_schema_3_is_upgraded_and_keeps_its_audit() {
+    let (_dir, path) = scratch();
+    let mut store = Store::open(&path).expect("creates");
+    store
+        .transaction(|tx| tx.append_crossing(&crossing("h-1")))
+        .expect("commits");
+    drop(store);
+    // Take the file back to schema 3: the audit without its
+    // inspection_result column.
+    let conn = raw(&path);
+    conn.execute_batch(
+        "ALTER TABLE crossings DROP COLUMN inspection_result; PRAGMA user_version = 3;",
+    )
+    .expect("downgrades");
+    drop(conn);
+
+    let mut store = Store::open(&path).expect("upgrades");
+    assert_eq!(
+        pragma(&raw(&path), "user_version"),
+        SCHEMA_VERSION.to_string()
+    );
+    let mut inspected = crossing("h-2");
+    inspected.sending_decision = "red_scan".to_string();
+    inspected.inspection_result = Some("no findings".to_string());
+    store
+        .transaction(|tx| tx.append_crossing(&inspected))
+        .expect("commits");
+    assert_eq!(
+        store.crossings().expect("reads"),
+        vec![crossing("h-1"), inspected]
+    );
+}
+
+#[test]
 fn a_handoff_recorded_again_keeps_its_first_row_and_no_second() {
     let (_dir, path) = scratch();
     let mut store = Store::open(&path).expect("creates");

@@ -557,10 +557,7 @@ pub fn crossing(rec: &HandoffRecord) -> Option<Crossing> {
         (rec.peer, me)
     };
     let entry = &rec.entry;
-    let mut sending_decision = code(&entry.sending_channel);
-    if let Some(result) = &entry.inspection_result {
-        sending_decision.push_str(&format!(" (inspection: {result})"));
-    }
+    let sending_decision = code(&entry.sending_channel);
     let refusal = match &rec.phase {
         Phase::Near(NearPhase::RolledBack(RollBack::Refused { reason, .. })) => Some(code(reason)),
         Phase::Far(FarPhase::Refused) => match rec.last_sent.as_ref().map(|e| &e.body) {
@@ -589,6 +586,7 @@ pub fn crossing(rec: &HandoffRecord) -> Option<Crossing> {
         accepted_ms: rec.accepted_ms.or(end),
         sending_decision,
         receiving_decision,
+        inspection_result: entry.inspection_result.clone(),
     })
 }
 

@@ -166,8 +166,9 @@ fn a_crossing_both_ways_is_audited_once_on_each_side() {
             granted_ms: Some(T0 + 500),
             handover_ms: Some(if at_far { T0 + 60_050 } else { T0 + 60_000 }),
             accepted_ms: Some(T0 + 60_050),
-            sending_decision: "red_inspection (inspection: cleared)".into(),
+            sending_decision: "red_inspection".into(),
             receiving_decision: Some("yellow".into()),
+            inspection_result: Some("cleared".into()),
         };
         assert_eq!(sides.audit(near), vec![want(false)]);
         assert_eq!(sides.audit(far), vec![want(true)]);

@@ -81,6 +81,7 @@ pub fn crossing(handoff: &str) -> Crossing {
         accepted_ms: Some(41_300),
         sending_decision: "green".to_string(),
         receiving_decision: Some("yellow".to_string()),
+        inspection_result: None,
     }
 }
 
