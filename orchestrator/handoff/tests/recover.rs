@@ -100,6 +100,19 @@ impl Running {
     }
 }
 
+/// A green job from the VN yard's first outbound slot.
+fn green_job() -> JobRequest {
+    JobRequest {
+        id: "job-1".into(),
+        container: "MSKU0000001".into(),
+        pickup: "VN_OUT_01".into(),
+        channel: Channel::Green,
+        customs_ms: 0,
+        priority: 0,
+        deadline: None,
+    }
+}
+
 #[test]
 fn a_recovered_side_is_the_side_that_stopped() {
     let dir = tempfile::tempdir().expect("a directory");
@@ -109,16 +122,7 @@ fn a_recovered_side_is_the_side_that_stopped() {
         desk: desk(),
         durable: Durable::open(&path).expect("a store"),
     };
-    let job = JobRequest {
-        id: "job-1".into(),
-        container: "MSKU0000001".into(),
-        pickup: "VN_OUT_01".into(),
-        channel: Channel::Green,
-        customs_ms: 0,
-        priority: 0,
-        deadline: None,
-    };
-    side.step(0, Some(Input::Job(job)));
+    side.step(0, Some(Input::Job(green_job())));
     for t in [1_000, 10_000, 30_000] {
         side.step(t, None);
     }
@@ -205,15 +209,7 @@ fn a_step_is_stored_whole_or_not_at_all() {
         (
             1_000,
             CoreStep::Input {
-                input: Input::Job(JobRequest {
-                    id: "job-1".into(),
-                    container: "MSKU0000001".into(),
-                    pickup: "VN_OUT_01".into(),
-                    channel: Channel::Green,
-                    customs_ms: 0,
-                    priority: 0,
-                    deadline: None,
-                }),
+                input: Input::Job(green_job()),
             },
         ),
     ];
