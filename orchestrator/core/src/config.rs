@@ -43,6 +43,14 @@ pub struct CoreConfig {
     /// How much later than its earliest a vehicle asks to pass the border,
     /// so that the grant is back before it must leave, ms.
     pub crossing_slack_ms: Ms,
+    /// How far ahead a committed plan reaches, ms; 0 plans every job whole.
+    /// A plan is cut at the first stop of its job at a place (a yard slot,
+    /// parking place, charger or inspection bay) that it reaches or leaves
+    /// later than this from now: the vehicle rests there, and its plan is
+    /// extended before it gets there, or once its work there is done. A
+    /// core for one side's territory does not cut a plan that crosses the
+    /// border: the grant covers it whole.
+    pub plan_horizon_ms: Ms,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +79,7 @@ impl Default for CoreConfig {
             commit_lead_ms: 30_000,
             grant_horizon_ms: 600_000,
             crossing_slack_ms: 2_000,
+            plan_horizon_ms: 1_800_000,
         }
     }
 }

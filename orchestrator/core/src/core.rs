@@ -191,6 +191,7 @@ impl Core {
             (
                 systems::ingest_inputs,
                 systems::advance_jobs,
+                systems::extend_plans,
                 systems::repair_plans,
                 systems::retry_waiting,
                 systems::dispatch_jobs,
@@ -261,6 +262,13 @@ impl Core {
                 && waits_for_retry(s, m, t, now)
             {
                 next = next.min(r.max(now + 1));
+            }
+            // A plan cut at the horizon, to be extended before its end.
+            if let Some(cut) = m.active.as_ref().and_then(|a| a.cut)
+                && cut.extend_at != NEVER
+                && now < cut.arrive
+            {
+                next = next.min(cut.extend_at.max(now + 1));
             }
             if let Some(a) = &m.active
                 && let Some(last) = a.plan.steps.last()

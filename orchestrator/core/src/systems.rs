@@ -671,6 +671,63 @@ pub fn advance_jobs(
     }
 }
 
+/// Flags for repair the vehicles whose plans were cut at the plan horizon
+/// and are due to be extended: before they reach the stop the plan ends
+/// at, once its end comes within the horizon; or once the stop is done.
+/// A vehicle is never replanned while it works at that stop, so the work
+/// is done once, and the stop counts once in its job's progress.
+#[allow(clippy::too_many_arguments)]
+pub fn extend_plans(
+    now: Res<Now>,
+    map: Res<MapRes>,
+    lane: Res<Lane>,
+    borders: Res<Borders>,
+    registry: Res<Registry>,
+    mut pending: ResMut<Pending>,
+    mut vehicles: Query<(&Vehicle, &Status, &Motion, &mut Task)>,
+    jobs: Query<&Job>,
+) {
+    if lane.paused {
+        return;
+    }
+    let now = now.0;
+    for (v, status, motion, mut task) in &mut vehicles {
+        let Some(cut) = motion.active.as_ref().and_then(|a| a.cut) else {
+            continue;
+        };
+        if status.immobile() || task.crossing != Crossing::None {
+            continue;
+        }
+        let job = task
+            .job
+            .and_then(|k| registry.jobs.get(&k))
+            .and_then(|e| jobs.get(*e).ok());
+        let done = job.is_none_or(|j| j.done > cut.stop);
+        let due = cut.extend_at <= now && now < cut.arrive;
+        if !done && !due {
+            continue;
+        }
+        // Its work on this side before a crossing is done: it asks for its
+        // time at the border, resting where it is meanwhile.
+        if done
+            && borders.exit.is_some()
+            && let Some(j) = job
+            && j.drop.is_none()
+            && last_place_stop(&map.0, j).is_none()
+        {
+            task.crossing = Crossing::Ask {
+                at: now,
+                earliest: now,
+            };
+            continue;
+        }
+        pending
+            .repair
+            .entry(v.id)
+            .or_insert_with(|| format!("{} reaches its plan horizon", v.serial));
+    }
+}
+
 /// Repairs the plans of flagged vehicles, and of every vehicle whose plan
 /// would conflict with where those vehicles must stay.
 pub fn repair_plans(
@@ -1145,13 +1202,25 @@ pub fn plan_vehicle(
         .filter(|_| !task.crossing.waiting())
         .and_then(|k| ctx.registry.jobs.get(&k))
         .and_then(|e| jobs.get(*e).ok());
+    // On the near side of a crossing it has not asked for yet, the vehicle
+    // does its job's work on this side first (see `step_crossings`): up to
+    // the last of its stops at a place, where it rests until it asks.
+    let mut local = None;
+    let job = match job {
+        Some(j) if exit.is_none() && ctx.borders.exit.is_some() && j.drop.is_none() => {
+            local = last_place_stop(ctx.map, j);
+            job.filter(|_| local.is_some())
+        }
+        j => j,
+    };
     let mut goals = Vec::new();
     let mut kinds = Vec::new();
     let mut loads = Vec::new();
     let rest_side;
     let mut charge = false;
     if let Some(job) = job {
-        for (i, stop) in job.stops.iter().enumerate().skip(job.done) {
+        let stops = job.stops.iter().enumerate().skip(job.done);
+        for (i, stop) in stops.take_while(|(i, _)| local.is_none_or(|l| *i <= l)) {
             goals.push(Goal {
                 nodes: stop.nodes.clone(),
                 dwell: stop.dwell,
@@ -1161,7 +1230,7 @@ pub fn plan_vehicle(
         }
         // After the drop the vehicle drives to rest empty; to the border it
         // drives loaded.
-        loads.push(if exit.is_some() {
+        loads.push(if exit.is_some() || local.is_some() {
             Load::Loaded
         } else {
             Load::Empty
@@ -1180,6 +1249,8 @@ pub fn plan_vehicle(
     }
     let rest = if let Some(e) = exit {
         vec![e.node]
+    } else if let Some(l) = local.zip(job).map(|(l, j)| j.stops[l].nodes.clone()) {
+        l
     } else if charge {
         task.charging = true;
         places(ctx.map, rest_side, &[NodeKind::Charger])
@@ -1196,7 +1267,7 @@ pub fn plan_vehicle(
     // Yard slots are the last resort for a rest: the drop slot after a job,
     // or the slot the vehicle stands on.
     let fallback = match job.and_then(|j| j.drop) {
-        _ if exit.is_some() => None,
+        _ if exit.is_some() || local.is_some() => None,
         Some(d) => Some(d),
         None if ctx.map.node(here).kind == NodeKind::YardSlot && !charge => Some(here),
         None => None,
@@ -1300,10 +1371,31 @@ pub fn plan_vehicle(
         }
     }
     match result {
-        Ok(planned) => {
+        Ok(mut planned) => {
             ctx.stats.plans += 1;
             let id = ctx.registry.next_plan;
             ctx.registry.next_plan += 1;
+            // A job planned whole would reserve the lane past the horizon:
+            // the plan ends at rest at the first stop beyond it instead.
+            // (Not on the way aside, which has no stops, nor on the way to
+            // the border, which the far side's grant covers whole.)
+            let mut cut = if req.exit.is_none() && !aside {
+                cut_at_horizon(ctx, &kinds, &mut planned)
+            } else {
+                None
+            };
+            // Work on this side before a crossing ends at its last stop at
+            // a place; the vehicle asks for its time at the border once
+            // that stop is done (see `extend_plans`).
+            if let (None, Some(l), false) = (cut, local, aside)
+                && let Some(&k) = planned.goal_steps.last()
+            {
+                cut = Some(Cut {
+                    stop: l,
+                    arrive: planned.plan.steps[k].arrive,
+                    extend_at: NEVER,
+                });
+            }
             let mut actions = Vec::new();
             for (g, &step) in planned.goal_steps.iter().enumerate() {
                 let (kind, stop) = kinds[g].clone();
@@ -1352,6 +1444,7 @@ pub fn plan_vehicle(
                 id,
                 plan: planned.plan,
                 actions,
+                cut,
             });
             if let (Some(e), Crossing::Granted { at, .. }) = (exit, task.crossing) {
                 task.crossing = Crossing::Granted {
@@ -1379,6 +1472,73 @@ pub fn plan_vehicle(
             false
         }
     }
+}
+
+/// The last of a job's stops not yet done that is made at a place (the
+/// vehicle may rest there), if any.
+fn last_place_stop(map: &LaneMap, job: &Job) -> Option<usize> {
+    (job.done..job.stops.len()).rev().find(|&i| {
+        job.stops[i]
+            .nodes
+            .iter()
+            .all(|&n| map.node(n).kind.is_place())
+    })
+}
+
+/// Cuts a planned job at the plan horizon: at the first of its stops at a
+/// place that the plan reaches, or leaves, later than `plan_horizon_ms`
+/// from now. The plan keeps its steps up to that stop and rests there, so
+/// it still ends at a place the vehicle may wait in indefinitely; the goals
+/// after it are dropped from `planned`, to be planned when it is extended.
+/// The plan is left whole if no stop lies beyond the horizon, or if the
+/// stop is not free for good after the vehicle reaches it.
+fn cut_at_horizon(
+    ctx: &PlanCtx,
+    kinds: &[(ActionKind, Option<usize>)],
+    planned: &mut Planned,
+) -> Option<Cut> {
+    let horizon = ctx.settings.plan_horizon_ms;
+    if horizon == 0 {
+        return None;
+    }
+    let limit = ctx.now.saturating_add(horizon);
+    let steps = &planned.plan.steps;
+    let g = planned.goal_steps.iter().position(|&k| {
+        let s = steps[k];
+        ctx.map.node(s.node).kind.is_place() && (s.arrive > limit || s.depart > limit)
+    })?;
+    let stop = kinds.get(g).and_then(|(_, stop)| *stop)?;
+    let k = planned.goal_steps[g];
+    if k + 1 == steps.len() {
+        // The plan already ends there.
+        return None;
+    }
+    let at = steps[k];
+    let mut cut = TimedPlan {
+        vehicle: planned.plan.vehicle,
+        steps: steps[..=k].to_vec(),
+    };
+    if let Some(last) = cut.steps.last_mut() {
+        last.depart = NEVER;
+    }
+    if !ctx.planning.table.conflicts(ctx.map, &cut).is_empty() {
+        return None;
+    }
+    // Extended before it gets there if the stop's end comes within the
+    // horizon by then; otherwise once the stop is done.
+    let due = at.depart.saturating_sub(horizon);
+    let extend_at = if due < at.arrive {
+        due.max(ctx.now + 1)
+    } else {
+        NEVER
+    };
+    planned.plan = cut;
+    planned.goal_steps.truncate(g + 1);
+    Some(Cut {
+        stop,
+        arrive: at.arrive,
+        extend_at,
+    })
 }
 
 /// Plans a vehicle to pass the border node at exactly the granted time.
@@ -1879,7 +2039,8 @@ pub fn step_crossings(
     let headway = p.settings.0.rules.headway_ms;
     let mut all: Vec<_> = vehicles.iter_mut().collect();
     all.sort_by_key(|(v, ..)| v.id);
-    for (veh, status, motion, mut task) in all {
+    let horizon = p.settings.0.plan_horizon_ms;
+    for (veh, status, mut motion, mut task) in all {
         match task.crossing {
             Crossing::Ask { at, earliest } if at <= now => {
                 // Without a job it crosses empty, to even out the fleet.
@@ -1897,6 +2058,22 @@ pub fn step_crossings(
                         let here = rest_node(&motion).unwrap_or(status.node);
                         now.saturating_add(planner.static_time(here, exit))
                     });
+                // A crossing beyond the plan horizon is not asked for yet:
+                // the vehicle first does its job's work on this side, up to
+                // its last stop at a place, and asks once that is done (see
+                // `extend_plans`). The crossing is then planned whole, from
+                // that place to the border, and granted at once.
+                if horizon > 0
+                    && t > now.saturating_add(horizon)
+                    && job.is_some_and(|j| last_place_stop(&p.map.0, j).is_some())
+                {
+                    task.crossing = Crossing::None;
+                    let mut ctx = p.ctx();
+                    if plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jobs) {
+                        continue;
+                    }
+                    task.crossing = Crossing::Ask { at, earliest };
+                }
                 let request = CrossingOutput::Request {
                     vehicle: veh.serial.clone(),
                     job: job.map_or(String::new(), |j| j.id.clone()),
@@ -2233,6 +2410,7 @@ fn decide_entry(
                     id: plan_id,
                     plan: planned.plan,
                     actions,
+                    cut: None,
                 }),
                 pinned: None,
                 retry_at: None,

@@ -60,6 +60,24 @@ pub struct ActivePlan {
     /// Actions at steps: (step index, action, index of the job stop it
     /// completes, if any).
     pub actions: Vec<(usize, Action, Option<usize>)>,
+    /// Where the plan was cut short of its job's end by the plan horizon.
+    pub cut: Option<Cut>,
+}
+
+/// A plan cut at the plan horizon: it ends at rest at a stop of its job,
+/// at a place, and is extended from there (see `extend_plans`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    /// The index of the job stop the plan ends at.
+    pub stop: usize,
+    /// When the plan reaches that stop.
+    pub arrive: Ms,
+    /// When to plan the rest of the job, if before `arrive`: the time the
+    /// stop's end comes within the horizon. `NEVER` if it does so only
+    /// after the vehicle is there (a dwell as long as the horizon): the
+    /// plan is then extended once the stop is done, never during its work,
+    /// so the work is not begun again.
+    pub extend_at: Ms,
 }
 
 /// What the vehicle is working on.
