@@ -1,7 +1,8 @@
 //! The plan horizon: a red-channel job inspected for hours does not keep
 //! the lane after the inspection reserved while the inspection lasts, and
 //! is still carried out whole, its stops once each, with one core for the
-//! lane and with one per side.
+//! lane and with one per side. A plan that cannot be extended on the way
+//! is kept as it is.
 
 use std::sync::Arc;
 
@@ -126,4 +127,72 @@ fn a_long_inspection_asks_to_cross_once_it_is_done() {
     assert!(latest <= LOOK_MS + horizon + SLACK_MS, "{latest} ms");
     completes(&map, &mut h);
     assert_eq!(h.link_stats().map(|s| s.containers_redelivered), Some(0));
+}
+
+/// Seed 27 of the 400-seed property sweep (tests/properties.rs), with the
+/// horizon on: one vehicle on the single-lane map and 16 jobs. Its plans
+/// are extended while it drives to the stop they were cut at; when an
+/// extension found no plan, the vehicle used to be replanned like a
+/// repaired one (held where it was, or sent aside), and job-00008 was
+/// never delivered. An extension that fails now leaves the plan it had.
+#[test]
+fn an_extension_that_finds_no_plan_keeps_the_plan_it_had() {
+    let map = map("bac_luan_ii_single_lane.geojson");
+    let config = CoreConfig {
+        plan_horizon_ms: HORIZON_MS,
+        ..config(&map, 1)
+    };
+    let mut h = Harness::new(Arc::clone(&map), config).unwrap();
+    h.keep_log(true);
+    // (arrival, from Vietnam, channel, customs), as the sweep drew them.
+    let jobs: [(Ms, bool, Channel, Ms); 16] = [
+        (2_511_739, false, Channel::Green, 29_725),
+        (2_737_982, true, Channel::Green, 172_738),
+        (5_026_818, true, Channel::Yellow, 167_709),
+        (1_120_393, true, Channel::Green, 108_560),
+        (2_360_475, false, Channel::Green, 152_515),
+        (3_559_284, true, Channel::Green, 153_700),
+        (3_090_447, false, Channel::Yellow, 101_911),
+        (2_658_449, false, Channel::Yellow, 106_914),
+        (4_361_146, true, Channel::RedScan, 168_205),
+        (5_095_618, false, Channel::Green, 50_563),
+        (6_601_922, true, Channel::Yellow, 45_804),
+        (910_681, false, Channel::Yellow, 20_040),
+        (5_729_059, true, Channel::Green, 24_009),
+        (1_717_443, true, Channel::Green, 89_366),
+        (3_888_971, false, Channel::Green, 104_225),
+        (619_156, true, Channel::Green, 161_653),
+    ];
+    for (i, &(at, vn, channel, customs)) in jobs.iter().enumerate() {
+        let side = if vn { Side::Vn } else { Side::Cn };
+        h.schedule(at, Input::Job(job(&map, i, side, channel, customs)));
+    }
+    h.run_until(14 * 3_600_000);
+    assert_safe(&map, &mut h);
+    assert_eq!(
+        h.core.open_jobs(),
+        0,
+        "jobs left undelivered: {:?}",
+        h.core.snapshot().jobs
+    );
+    assert_eq!(h.core.stats().delivered as usize, jobs.len());
+    assert!(h.fleet_at_rest(), "the fleet did not come to rest");
+    // A plan was cut at the horizon and extended: it ended at the drop
+    // slot, a stop short of its job's end (with one vehicle a parking
+    // place is always free for the rest after a drop).
+    let rests: Vec<NodeKind> = h
+        .log()
+        .iter()
+        .filter_map(|l| match &l.entry {
+            LogEntry::Out {
+                output: Output::Event(Event::PlanCommitted { rest, .. }),
+            } => map.node_by_id(rest).map(|n| map.node(n).kind),
+            _ => None,
+        })
+        .collect();
+    let cut = rests.iter().position(|&k| k == NodeKind::YardSlot);
+    assert!(
+        cut.is_some_and(|i| i + 1 < rests.len()),
+        "no plan was cut at the horizon and extended: {rests:?}"
+    );
 }

@@ -671,27 +671,32 @@ pub fn advance_jobs(
     }
 }
 
-/// Flags for repair the vehicles whose plans were cut at the plan horizon
-/// and are due to be extended: before they reach the stop the plan ends
-/// at, once its end comes within the horizon; or once the stop is done.
-/// A vehicle is never replanned while it works at that stop, so the work
-/// is done once, and the stop counts once in its job's progress.
-#[allow(clippy::too_many_arguments)]
+/// Extends the plans of vehicles that were cut at the plan horizon and
+/// are due: before they reach the stop the plan ends at, once its end
+/// comes within the horizon; or once the stop is done. A vehicle is never
+/// replanned while it works at that stop, so the work is done once, and
+/// the stop counts once in its job's progress.
+///
+/// Before the stop the vehicle is on its way there, on a plan that ends at
+/// rest at a place: the extension is only tried, and if no plan is found
+/// the vehicle keeps the plan it has and its reservations, and drives on
+/// to the stop (it is tried again a while later, or once the stop is
+/// done). Once the stop is done the vehicle stands there at the end of its
+/// plan, and its plan is repaired like any other.
 pub fn extend_plans(
-    now: Res<Now>,
-    map: Res<MapRes>,
-    lane: Res<Lane>,
-    borders: Res<Borders>,
-    registry: Res<Registry>,
+    mut p: PlanParams,
     mut pending: ResMut<Pending>,
-    mut vehicles: Query<(&Vehicle, &Status, &Motion, &mut Task)>,
+    mut vehicles: Query<VehicleItem>,
     jobs: Query<&Job>,
 ) {
-    if lane.paused {
+    if p.lane.paused {
         return;
     }
-    let now = now.0;
-    for (v, status, motion, mut task) in &mut vehicles {
+    let now = p.now.0;
+    let retry = p.settings.0.retry_ms;
+    let mut all: Vec<_> = vehicles.iter_mut().collect();
+    all.sort_by_key(|(v, ..)| v.id);
+    for (v, status, mut motion, mut task) in all {
         let Some(cut) = motion.active.as_ref().and_then(|a| a.cut) else {
             continue;
         };
@@ -700,7 +705,7 @@ pub fn extend_plans(
         }
         let job = task
             .job
-            .and_then(|k| registry.jobs.get(&k))
+            .and_then(|k| p.registry.jobs.get(&k))
             .and_then(|e| jobs.get(*e).ok());
         let done = job.is_none_or(|j| j.done > cut.stop);
         let due = cut.extend_at <= now && now < cut.arrive;
@@ -710,10 +715,10 @@ pub fn extend_plans(
         // Its work on this side before a crossing is done: it asks for its
         // time at the border, resting where it is meanwhile.
         if done
-            && borders.exit.is_some()
+            && p.borders.exit.is_some()
             && let Some(j) = job
             && j.drop.is_none()
-            && last_place_stop(&map.0, j).is_none()
+            && last_place_stop(&p.map.0, j).is_none()
         {
             task.crossing = Crossing::Ask {
                 at: now,
@@ -721,11 +726,63 @@ pub fn extend_plans(
             };
             continue;
         }
-        pending
-            .repair
-            .entry(v.id)
-            .or_insert_with(|| format!("{} reaches its plan horizon", v.serial));
+        if done {
+            pending
+                .repair
+                .entry(v.id)
+                .or_insert_with(|| format!("{} reaches its plan horizon", v.serial));
+            continue;
+        }
+        let mut ctx = p.ctx();
+        if !try_plan(&mut ctx, v, &status, &mut motion, &mut task, &jobs)
+            && let Some(a) = motion.active.as_mut()
+            && let Some(c) = a.cut.as_mut()
+        {
+            // Again a while later while it is still on its way, or else
+            // once the stop is done.
+            let again = now.saturating_add(retry);
+            c.extend_at = if again < c.arrive { again } else { NEVER };
+        }
     }
+}
+
+/// Plans a vehicle from where it is (see `plan_vehicle`), but only to
+/// carry out its job or reach rest: if that fails, or leads only to the
+/// way aside, the vehicle keeps the plan or pin it had, with its
+/// reservations, and nothing is sent to it. For a vehicle that may be on
+/// its way somewhere: it must not be pinned where it is without being
+/// told to stop, nor sent aside from a plan it can still follow.
+fn try_plan(
+    ctx: &mut PlanCtx,
+    veh: &Vehicle,
+    status: &Status,
+    motion: &mut Motion,
+    task: &mut Task,
+    jobs: &Query<&Job>,
+) -> bool {
+    let (motion_before, task_before) = (motion.clone(), task.clone());
+    let sent = ctx.out.0.len();
+    let planned = plan_vehicle(ctx, veh, status, motion, task, jobs);
+    if planned && !task.aside {
+        return true;
+    }
+    if planned {
+        // The way aside was planned: it is taken back.
+        ctx.stats.plans -= 1;
+        ctx.stats.plan_failures += 1;
+    }
+    ctx.out.0.truncate(sent);
+    ctx.planning.table.release(veh.id);
+    *motion = motion_before;
+    *task = task_before;
+    let held = motion
+        .pinned
+        .as_ref()
+        .or(motion.active.as_ref().map(|a| &a.plan));
+    if let Some(plan) = held {
+        ctx.planning.table.reserve(ctx.map, plan);
+    }
+    false
 }
 
 /// Repairs the plans of flagged vehicles, and of every vehicle whose plan
@@ -2067,9 +2124,12 @@ pub fn step_crossings(
                     && t > now.saturating_add(horizon)
                     && job.is_some_and(|j| last_place_stop(&p.map.0, j).is_some())
                 {
+                    // The vehicle may be on its way to rest: if its work here
+                    // cannot be planned now, it keeps the plan it has, and
+                    // asks for the crossing whole.
                     task.crossing = Crossing::None;
                     let mut ctx = p.ctx();
-                    if plan_vehicle(&mut ctx, veh, &status, &mut motion, &mut task, &jobs) {
+                    if try_plan(&mut ctx, veh, &status, &mut motion, &mut task, &jobs) {
                         continue;
                     }
                     task.crossing = Crossing::Ask { at, earliest };
