@@ -700,11 +700,12 @@ pub fn run_with(
         return Err(ScenarioError::Invalid("days = 0 must be at least 1".into()));
     }
     let map = load_map(s)?;
-    let config = CoreConfig {
+    let mut config = CoreConfig {
         fleet: fleet_of(&map, s)?,
         profile: s.vehicle.profile(),
         ..CoreConfig::default()
     };
+    s.core.apply(&mut config);
     let rules = config.rules;
     let fleet_serials: Vec<String> = config.fleet.iter().map(|v| v.serial.clone()).collect();
     let drawn = draw(s, &map, seed, days)?;

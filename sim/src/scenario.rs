@@ -64,6 +64,35 @@ pub struct Scenario {
     /// One orchestrator for the whole lane, or one per side.
     #[serde(default)]
     pub orchestrators: Orchestrators,
+    /// Settings of the orchestrator core(s) that differ from the core's
+    /// defaults.
+    #[serde(default, skip_serializing_if = "CoreSettings::is_default")]
+    pub core: CoreSettings,
+}
+
+/// The core settings a scenario may set; every other setting, and one not
+/// set here, is the core's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoreSettings {
+    /// How far ahead a committed plan reaches, ms; 0 plans every job whole
+    /// (see `CoreConfig::plan_horizon_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_horizon_ms: Option<Ms>,
+}
+
+impl CoreSettings {
+    /// Whether nothing is set: the core's defaults throughout.
+    pub fn is_default(&self) -> bool {
+        *self == CoreSettings::default()
+    }
+
+    /// Sets what is set here on a core's configuration.
+    pub fn apply(&self, config: &mut borderlane_core::CoreConfig) {
+        if let Some(ms) = self.plan_horizon_ms {
+            config.plan_horizon_ms = ms;
+        }
+    }
 }
 
 /// How the lane is controlled: by one orchestrator, or by a VN and a CN
@@ -1130,6 +1159,26 @@ vehicle = "b"
         ] {
             assert!(LISTED.contains(from), "{from}");
             let e = Scenario::parse(&LISTED.replacen(from, to, 1), Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(says), "{says}: {e}");
+        }
+    }
+
+    #[test]
+    fn core_settings_are_the_cores_defaults_unless_set() {
+        let mut config = borderlane_core::CoreConfig::default();
+        let s = Scenario::parse(MINIMAL, Path::new(".")).unwrap();
+        assert!(s.core.is_default());
+        s.core.apply(&mut config);
+        assert_eq!(config, borderlane_core::CoreConfig::default());
+        let set = format!("{MINIMAL}\n[core]\nplan_horizon_ms = 1800000\n");
+        let s = Scenario::parse(&set, Path::new(".")).unwrap();
+        s.core.apply(&mut config);
+        assert_eq!(config.plan_horizon_ms, 1_800_000);
+        for (text, says) in [
+            ("[core]\nplan_horizon = 5\n", "unknown field `plan_horizon`"),
+            ("[core]\nplan_horizon_ms = -5\n", "plan_horizon_ms"),
+        ] {
+            let e = Scenario::parse(&format!("{MINIMAL}\n{text}"), Path::new(".")).unwrap_err();
             assert!(e.to_string().contains(says), "{says}: {e}");
         }
     }

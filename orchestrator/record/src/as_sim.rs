@@ -18,8 +18,8 @@ use borderlane_core::VehicleSpec;
 use borderlane_core::io::{Event, JobRequest, OperatorCommand};
 use borderlane_model::{LaneMap, Ms};
 use borderlane_sim::scenario::{
-    Battery, Customs, Demand, Faults, Fleet, Job, LinkLoss, Operator, Scenario, VehicleSpecs,
-    VehicleStart,
+    Battery, CoreSettings, Customs, Demand, Faults, Fleet, Job, LinkLoss, Operator, Scenario,
+    VehicleSpecs, VehicleStart,
 };
 use borderlane_station::StationConfig;
 use borderlane_vda5050::messages::{Connection, ConnectionState, State};
@@ -126,6 +126,10 @@ pub fn to_scenario(recording: &Recording, options: &SimOptions) -> Result<Conver
         operator: inputs.operator,
         // A recording is of one orchestrator.
         orchestrators: Default::default(),
+        core: CoreSettings {
+            plan_horizon_ms: (config.core.plan_horizon_ms != CoreConfig::default().plan_horizon_ms)
+                .then_some(config.core.plan_horizon_ms),
+        },
     };
     scenario
         .validate()
@@ -385,6 +389,7 @@ fn settings_notes(config: &StationConfig) -> Vec<String> {
     let simulated = CoreConfig {
         fleet: config.core.fleet.clone(),
         profile: config.core.profile,
+        plan_horizon_ms: config.core.plan_horizon_ms,
         ..CoreConfig::default()
     };
     let (Ok(serde_json::Value::Object(recorded)), Ok(serde_json::Value::Object(simulated))) = (
