@@ -5,93 +5,29 @@
 //! vehicle over continues its order, every VDA 5050 message validates
 //! against the official schema, and every container arrives once.
 
+mod common;
+
+use common::{LATENCY_MS, MIN, T0, TestKeys, To, fleet, job, map, repo};
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use borderlane_core::io::{Channel, Event, JobRequest};
-use borderlane_core::{CoreConfig, VehicleSpec};
-use borderlane_handoff::{Body, Envelope, Signed, SigningKey};
-use borderlane_model::{LaneMap, Ms, Side};
-use borderlane_station::{HandoffKeys, Station, StationConfig};
-use borderlane_vda5050::{Agent, AgentConfig, BatteryModel, MasterConfig, ProtocolVersion};
+use borderlane_core::io::{Event, JobRequest};
+use borderlane_handoff::{Body, Envelope, Signed};
+use borderlane_model::{Ms, Side};
+use borderlane_station::{Station, StationConfig};
+use borderlane_vda5050::{Agent, AgentConfig, BatteryModel, ProtocolVersion};
 use serde_json::Value;
 
-const MIN: Ms = 60_000;
-const T0: Ms = 1_790_000_000_000;
-const LATENCY_MS: Ms = 5;
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn seed(side: Side) -> String {
-    match side {
-        Side::Vn => "22".repeat(32),
-        Side::Cn => "33".repeat(32),
-    }
-}
-
-fn key_id(side: Side) -> String {
-    format!("{}-test", side.to_string().to_lowercase())
-}
-
-fn keys(side: Side) -> HandoffKeys {
-    let peer = side.other();
-    HandoffKeys {
-        key_id: key_id(side),
-        key: seed(side),
-        peer_key_id: key_id(peer),
-        peer_key: SigningKey::from_hex(&key_id(peer), &seed(peer))
-            .unwrap()
-            .verifying_key()
-            .to_hex(),
-    }
-}
-
-fn fleet() -> Vec<VehicleSpec> {
-    ["VN_PARK_01", "VN_PARK_02", "CN_PARK_01", "CN_PARK_02"]
-        .iter()
-        .enumerate()
-        .map(|(i, start)| VehicleSpec {
-            serial: format!("igv-{i:03}"),
-            start: start.to_string(),
-        })
-        .collect()
-}
+/// This test's handoff keys.
+const KEYS: TestKeys = TestKeys {
+    vn_byte: "22",
+    cn_byte: "33",
+    label: "test",
+};
 
 fn config(side: Side) -> StationConfig {
-    StationConfig {
-        name: side.to_string().to_lowercase(),
-        prefix: "borderlane/v1".into(),
-        jobs_from: Some(side),
-        core: CoreConfig {
-            fleet: fleet(),
-            territory: Some(side),
-            ..CoreConfig::default()
-        },
-        vda5050: MasterConfig::default(),
-        handoff: Some(keys(side)),
-    }
-}
-
-fn job(i: usize, pickup: &str) -> JobRequest {
-    JobRequest {
-        id: format!("job-{i}"),
-        container: format!("CONT{i:07}"),
-        pickup: pickup.into(),
-        channel: Channel::Green,
-        customs_ms: 0,
-        priority: 0,
-        deadline: None,
-    }
-}
-
-enum To {
-    Station(usize),
-    Agent(usize),
+    common::config(side, KEYS)
 }
 
 /// Who published what, when: (time, publisher, topic, payload), where the
@@ -112,12 +48,7 @@ struct Lane {
 
 impl Lane {
     fn new() -> Lane {
-        let map = Arc::new(
-            LaneMap::from_geojson(
-                &std::fs::read_to_string(repo("maps/bac_luan_ii.geojson")).unwrap(),
-            )
-            .unwrap(),
-        );
+        let map = map();
         let stations =
             [Side::Vn, Side::Cn].map(|s| Station::new(Arc::clone(&map), config(s)).unwrap());
         let agents = fleet()
@@ -437,26 +368,15 @@ fn bad_handoff_input_is_refused_and_changes_nothing() {
     // A territory station without keys, or with a bad one, is not built.
     let mut forged = config(Side::Vn);
     forged.handoff = None;
-    let err = Station::new(
-        Arc::new(
-            LaneMap::from_geojson(
-                &std::fs::read_to_string(repo("maps/bac_luan_ii.geojson")).unwrap(),
-            )
-            .unwrap(),
-        ),
-        forged,
-    )
-    .err()
-    .expect("a territory station needs its keys");
+    let err = Station::new(map(), forged)
+        .err()
+        .expect("a territory station needs its keys");
     assert!(err.to_string().contains("handoff keys"), "{err}");
     let mut bad_key = config(Side::Cn);
     if let Some(k) = bad_key.handoff.as_mut() {
         k.peer_key = "zz".repeat(32);
     }
-    let map = Arc::new(
-        LaneMap::from_geojson(&std::fs::read_to_string(repo("maps/bac_luan_ii.geojson")).unwrap())
-            .unwrap(),
-    );
+    let map = map();
     let err = Station::new(map, bad_key)
         .err()
         .expect("a bad key is refused");

@@ -8,99 +8,31 @@
 //! and each container delivered once, and every vehicle's orders go on
 //! with growing headerIds.
 
+mod common;
+
+use common::{LATENCY_MS, MIN, T0, TestKeys, To, fleet, job, map};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use borderlane_core::io::{Channel, Event, JobRequest};
-use borderlane_core::{CoreConfig, VehicleSpec};
+use borderlane_core::io::{Event, JobRequest};
 use borderlane_durable::{Crossing, Outcome};
-use borderlane_handoff::{EMPTY, Holder, SigningKey};
+use borderlane_handoff::{EMPTY, Holder};
 use borderlane_model::{LaneMap, Ms, NodeKind, Side};
-use borderlane_station::{HandoffKeys, Station, StationConfig, StationError};
-use borderlane_vda5050::{Agent, AgentConfig, BatteryModel, MasterConfig};
+use borderlane_station::{Station, StationConfig, StationError};
+use borderlane_vda5050::{Agent, AgentConfig, BatteryModel};
 use serde_json::Value;
 
-const MIN: Ms = 60_000;
-const T0: Ms = 1_790_000_000_000;
-const LATENCY_MS: Ms = 5;
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn map() -> Arc<LaneMap> {
-    let text = std::fs::read_to_string(repo("maps/bac_luan_ii.geojson")).unwrap();
-    Arc::new(LaneMap::from_geojson(&text).unwrap())
-}
-
-fn seed(side: Side) -> String {
-    match side {
-        Side::Vn => "52".repeat(32),
-        Side::Cn => "53".repeat(32),
-    }
-}
-
-fn key_id(side: Side) -> String {
-    format!("{}-restart", side.to_string().to_lowercase())
-}
-
-fn keys(side: Side) -> HandoffKeys {
-    let peer = side.other();
-    HandoffKeys {
-        key_id: key_id(side),
-        key: seed(side),
-        peer_key_id: key_id(peer),
-        peer_key: SigningKey::from_hex(&key_id(peer), &seed(peer))
-            .unwrap()
-            .verifying_key()
-            .to_hex(),
-    }
-}
-
-fn fleet() -> Vec<VehicleSpec> {
-    ["VN_PARK_01", "VN_PARK_02", "CN_PARK_01", "CN_PARK_02"]
-        .iter()
-        .enumerate()
-        .map(|(i, start)| VehicleSpec {
-            serial: format!("igv-{i:03}"),
-            start: start.to_string(),
-        })
-        .collect()
-}
+/// This test's handoff keys.
+const KEYS: TestKeys = TestKeys {
+    vn_byte: "52",
+    cn_byte: "53",
+    label: "restart",
+};
 
 fn config(side: Side) -> StationConfig {
-    StationConfig {
-        name: side.to_string().to_lowercase(),
-        prefix: "borderlane/v1".into(),
-        jobs_from: Some(side),
-        core: CoreConfig {
-            fleet: fleet(),
-            territory: Some(side),
-            ..CoreConfig::default()
-        },
-        vda5050: MasterConfig::default(),
-        handoff: Some(keys(side)),
-    }
-}
-
-fn job(i: usize, pickup: &str) -> JobRequest {
-    JobRequest {
-        id: format!("job-{i}"),
-        container: format!("CONT{i:07}"),
-        pickup: pickup.into(),
-        channel: Channel::Green,
-        customs_ms: 0,
-        priority: 0,
-        deadline: None,
-    }
-}
-
-enum To {
-    Station(usize),
-    Agent(usize),
+    common::config(side, KEYS)
 }
 
 /// Two durable stations, the vehicles and an in-memory broker, in virtual
