@@ -582,45 +582,33 @@ fn bad_input_is_refused_and_changes_nothing() {
         sent_ms: T0,
         body,
     };
+    let released = |from: Side, seq, vehicle: &str| {
+        envelope(
+            from,
+            seq,
+            Body::Released {
+                vehicle: vehicle.into(),
+            },
+        )
+    };
     let cn = &mut pair.cn.handoffs;
     // A handover of a handoff never granted.
     let mut unknown = envelope(
         Side::Vn,
         2,
-        Body::Released {
+        Body::Handover {
             vehicle: "igv-1".into(),
+            order: order("igv-1", 1),
         },
     );
     unknown.handoff = "vn-99".into();
-    unknown.body = Body::Handover {
-        vehicle: "igv-1".into(),
-        order: order("igv-1", 1),
-    };
     assert!(cn.handle(T0, &unknown).is_err());
     // The wrong vehicle, a skipped number, a message out of place, a
     // different message under a number already used.
     for bad in [
-        envelope(
-            Side::Vn,
-            2,
-            Body::Released {
-                vehicle: "igv-9".into(),
-            },
-        ),
-        envelope(
-            Side::Vn,
-            3,
-            Body::Released {
-                vehicle: "igv-1".into(),
-            },
-        ),
-        envelope(
-            Side::Vn,
-            2,
-            Body::Released {
-                vehicle: "igv-1".into(),
-            },
-        ),
+        released(Side::Vn, 2, "igv-9"),
+        released(Side::Vn, 3, "igv-1"),
+        released(Side::Vn, 2, "igv-1"),
         envelope(
             Side::Vn,
             1,
@@ -629,13 +617,7 @@ fn bad_input_is_refused_and_changes_nothing() {
                 detail: String::new(),
             },
         ),
-        envelope(
-            Side::Cn,
-            2,
-            Body::Released {
-                vehicle: "igv-1".into(),
-            },
-        ),
+        released(Side::Cn, 2, "igv-1"),
     ] {
         let err = cn.handle(T0, &bad).unwrap_err();
         assert!(!err.to_string().is_empty());
