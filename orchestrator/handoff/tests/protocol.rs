@@ -5,7 +5,7 @@
 mod common;
 
 use borderlane_handoff::*;
-use borderlane_model::Side;
+use borderlane_model::{Ms, Side};
 use common::*;
 
 fn only(effects: &[(Side, Effect)], side: Side) -> Vec<Effect> {
@@ -20,34 +20,79 @@ fn phase(node: &Node, id: &str) -> Phase {
     node.handoffs.get(id).unwrap().phase.clone()
 }
 
+/// The entry `granted` asks for.
+fn granted_entry() -> Entry {
+    entry("igv-1", "c-1", T0 + 60_000)
+}
+
+/// The slot `granted` is given.
+fn granted_slot() -> Slot {
+    slot(T0 + 70_000, T0 + 90_000)
+}
+
+/// The Vn side asks at T0 for `entry`; nothing is sent yet.
+fn request(pair: &mut Pair, entry: Entry) -> String {
+    pair.vn.handoffs.request(T0, entry).unwrap()
+}
+
+/// The Vn side asks at T0 for igv-1 with c-1, due at the border from T0.
+fn requested(pair: &mut Pair) -> String {
+    request(pair, entry("igv-1", "c-1", T0))
+}
+
+/// The Vn side asks at T0 for `entry` and the Cn side receives the request,
+/// which waits for its decision.
+fn awaiting_decision(pair: &mut Pair, entry: Entry) -> String {
+    let id = request(pair, entry);
+    pair.settle(T0);
+    id
+}
+
+/// `node` grants `id` the slot `slot` at `now`.
+fn grant(node: &mut Node, now: Ms, id: &str, slot: Slot) {
+    node.handoffs.grant(now, id, slot).unwrap();
+}
+
+/// `node` commits `id` at `now`, with update `update` of igv-1's order.
+fn commit(node: &mut Node, now: Ms, id: &str, update: u64) {
+    node.handoffs
+        .commit(now, id, order("igv-1", update))
+        .unwrap();
+}
+
 /// Starts a handoff from `near` and lets the far side grant it.
 fn granted(pair: &mut Pair, near: Side) -> String {
     let id = pair
         .node(near)
         .handoffs
-        .request(T0, entry("igv-1", "c-1", T0 + 60_000))
+        .request(T0, granted_entry())
         .unwrap();
     let effects = pair.settle(T0);
     assert_eq!(
         only(&effects, near.other()),
         vec![Effect::DecideEntry {
             handoff: id.clone(),
-            entry: entry("igv-1", "c-1", T0 + 60_000)
+            entry: granted_entry()
         }]
     );
-    pair.node(near.other())
-        .handoffs
-        .grant(T0 + 500, &id, slot(T0 + 70_000, T0 + 90_000))
-        .unwrap();
+    grant(pair.node(near.other()), T0 + 500, &id, granted_slot());
     let effects = pair.settle(T0 + 500);
     assert_eq!(
         only(&effects, near),
         vec![Effect::Granted {
             handoff: id.clone(),
             vehicle: "igv-1".into(),
-            slot: slot(T0 + 70_000, T0 + 90_000)
+            slot: granted_slot()
         }]
     );
+    id
+}
+
+/// A Vn handoff granted and committed at T0 + 60 s with order update
+/// `update`; the handover is not sent yet.
+fn committed(pair: &mut Pair, update: u64) -> String {
+    let id = granted(pair, Side::Vn);
+    commit(&mut pair.vn, T0 + 60_000, &id, update);
     id
 }
 
@@ -75,10 +120,7 @@ fn a_vehicle_crosses_both_ways_with_one_controller_at_a_time() {
         assert_eq!(holders(&pair), (here, there, here, there));
 
         // Commit: the handover leaves; until it arrives nobody commands.
-        pair.node(near)
-            .handoffs
-            .commit(T0 + 60_000, &id, order("igv-1", 3))
-            .unwrap();
+        commit(pair.node(near), T0 + 60_000, &id, 3);
         let (handover, _) = pair.node(near).flush();
         let handing = Some(Holder::HandingOver);
         assert_eq!(holders(&pair), (handing, there, handing, there));
@@ -92,8 +134,8 @@ fn a_vehicle_crosses_both_ways_with_one_controller_at_a_time() {
             only(&effects, far),
             vec![Effect::Adopt {
                 handoff: id.clone(),
-                entry: entry("igv-1", "c-1", T0 + 60_000),
-                slot: slot(T0 + 70_000, T0 + 90_000),
+                entry: granted_entry(),
+                slot: granted_slot(),
                 order: order("igv-1", 3),
             }]
         );
@@ -128,11 +170,7 @@ fn a_vehicle_crosses_both_ways_with_one_controller_at_a_time() {
 #[test]
 fn sequence_numbers_follow_the_messages_of_each_side() {
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-1", "c-1", T0))
-        .unwrap();
+    let id = requested(&mut pair);
     let mut seen = Vec::new();
     let mut step = |pair: &mut Pair, now| {
         for side in [Side::Vn, Side::Cn] {
@@ -145,12 +183,9 @@ fn sequence_numbers_follow_the_messages_of_each_side() {
         }
     };
     step(&mut pair, T0);
-    pair.cn
-        .handoffs
-        .grant(T0, &id, slot(T0, T0 + 10_000))
-        .unwrap();
+    grant(&mut pair.cn, T0, &id, slot(T0, T0 + 10_000));
     step(&mut pair, T0);
-    pair.vn.handoffs.commit(T0, &id, order("igv-1", 1)).unwrap();
+    commit(&mut pair.vn, T0, &id, 1);
     step(&mut pair, T0);
     step(&mut pair, T0);
     step(&mut pair, T0);
@@ -169,12 +204,7 @@ fn sequence_numbers_follow_the_messages_of_each_side() {
 #[test]
 fn a_refusal_keeps_the_vehicle_on_the_near_side() {
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-1", "c-1", T0))
-        .unwrap();
-    pair.settle(T0);
+    let id = awaiting_decision(&mut pair, entry("igv-1", "c-1", T0));
     pair.cn
         .handoffs
         .refuse(T0 + 100, &id, RefusalReason::CustomsHold, "manifest query")
@@ -214,11 +244,7 @@ fn a_refusal_keeps_the_vehicle_on_the_near_side() {
 #[test]
 fn the_near_side_retries_the_same_request_then_gives_up_and_answers_a_late_grant() {
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-1", "c-1", T0))
-        .unwrap();
+    let id = requested(&mut pair);
     let (first, _) = pair.vn.flush();
     // Every copy is lost; the near side re-sends on its back-off.
     let mut copies = Vec::new();
@@ -251,10 +277,12 @@ fn the_near_side_retries_the_same_request_then_gives_up_and_answers_a_late_grant
     // A late copy of the request reaches the far side, which grants.
     pair.cn.receive(T0 + 31_000, &first[0]).unwrap();
     pair.cn.flush();
-    pair.cn
-        .handoffs
-        .grant(T0 + 31_000, &id, slot(T0 + 40_000, T0 + 50_000))
-        .unwrap();
+    grant(
+        &mut pair.cn,
+        T0 + 31_000,
+        &id,
+        slot(T0 + 40_000, T0 + 50_000),
+    );
     // The grant is answered with the withdrawal, the same message again;
     // the far side cancels; the near side does nothing else.
     let effects = pair.settle(T0 + 31_000);
@@ -273,11 +301,7 @@ fn the_near_side_retries_the_same_request_then_gives_up_and_answers_a_late_grant
 #[test]
 fn duplicates_get_the_same_answer_and_no_second_effect() {
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-1", "c-1", T0))
-        .unwrap();
+    let id = requested(&mut pair);
     let (request, _) = pair.vn.flush();
     assert_eq!(pair.cn.receive(T0, &request[0]), Ok(Handled::New));
     assert_eq!(pair.cn.receive(T0 + 5, &request[0]), Ok(Handled::Repeat));
@@ -285,10 +309,7 @@ fn duplicates_get_the_same_answer_and_no_second_effect() {
     assert!(nothing.is_empty(), "no answer while deciding");
     assert_eq!(decide.len(), 1);
 
-    pair.cn
-        .handoffs
-        .grant(T0 + 10, &id, slot(T0, T0 + 60_000))
-        .unwrap();
+    grant(&mut pair.cn, T0 + 10, &id, slot(T0, T0 + 60_000));
     let (grant, _) = pair.cn.flush();
     assert_eq!(pair.cn.receive(T0 + 20, &request[0]), Ok(Handled::Repeat));
     let (again, effects) = pair.cn.flush();
@@ -301,10 +322,7 @@ fn duplicates_get_the_same_answer_and_no_second_effect() {
     assert!(none.is_empty());
     assert_eq!(effects.len(), 1, "one Granted effect");
 
-    pair.vn
-        .handoffs
-        .commit(T0 + 40, &id, order("igv-1", 2))
-        .unwrap();
+    commit(&mut pair.vn, T0 + 40, &id, 2);
     let (handover, _) = pair.vn.flush();
     pair.cn.receive(T0 + 50, &handover[0]).unwrap();
     let (accepted, adopt) = pair.cn.flush();
@@ -331,16 +349,8 @@ fn duplicates_get_the_same_answer_and_no_second_effect() {
 #[test]
 fn a_lost_grant_is_sent_again_until_the_handover_arrives() {
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-1", "c-1", T0))
-        .unwrap();
-    pair.settle(T0);
-    pair.cn
-        .handoffs
-        .grant(T0, &id, slot(T0, T0 + 60_000))
-        .unwrap();
+    let id = awaiting_decision(&mut pair, entry("igv-1", "c-1", T0));
+    grant(&mut pair.cn, T0, &id, slot(T0, T0 + 60_000));
     let (lost, _) = pair.cn.flush();
     assert_eq!(pair.cn.handoffs.poll_timeout(), Some(T0 + 1_000));
     pair.cn.handoffs.handle_timeout(T0 + 1_000);
@@ -354,10 +364,7 @@ fn a_lost_grant_is_sent_again_until_the_handover_arrives() {
     assert_eq!(pair.vn.receive(T0 + 3_000, &copy[0]), Ok(Handled::Repeat));
     assert!(pair.vn.flush().0.is_empty());
     // Committed: a grant copy is answered with the handover.
-    pair.vn
-        .handoffs
-        .commit(T0 + 4_000, &id, order("igv-1", 1))
-        .unwrap();
+    commit(&mut pair.vn, T0 + 4_000, &id, 1);
     let (lost_handover, _) = pair.vn.flush();
     pair.cn.handoffs.handle_timeout(T0 + 7_000);
     let (copy, _) = pair.cn.flush();
@@ -379,15 +386,12 @@ fn a_far_side_restarted_after_granting_honours_the_grant() {
         vec![Effect::HoldSlot {
             handoff: id.clone(),
             vehicle: "igv-1".into(),
-            slot: slot(T0 + 70_000, T0 + 90_000)
+            slot: granted_slot()
         }]
     );
     // The restarted side re-sends its grant when its retry is due.
     assert!(pair.cn.handoffs.poll_timeout().is_some());
-    pair.vn
-        .handoffs
-        .commit(T0 + 65_000, &id, order("igv-1", 5))
-        .unwrap();
+    commit(&mut pair.vn, T0 + 65_000, &id, 5);
     let effects = pair.settle(T0 + 65_000);
     assert!(matches!(
         only(&effects, Side::Cn)[..],
@@ -402,13 +406,9 @@ fn a_far_side_restarted_after_granting_honours_the_grant() {
 #[test]
 fn a_near_side_restarted_mid_handoff_resumes_its_retries() {
     let mut pair = Pair::new();
-    let id = granted(&mut pair, Side::Vn);
-    pair.vn
-        .handoffs
-        .commit(T0 + 60_000, &id, order("igv-1", 5))
-        .unwrap();
+    let id = committed(&mut pair, 5);
     // Stored, then crashed before sending.
-    pair.vn.stored = serde_json::to_string(&pair.vn.handoffs.snapshot()).unwrap();
+    pair.vn.store();
     pair.vn.restart();
     let (sent, effects) = pair.vn.flush();
     assert!(sent.is_empty());
@@ -430,11 +430,7 @@ fn a_near_side_restarted_mid_handoff_resumes_its_retries() {
 #[test]
 fn a_handover_survives_a_partition_longer_than_a_message_lives() {
     let mut pair = Pair::new();
-    let id = granted(&mut pair, Side::Vn);
-    pair.vn
-        .handoffs
-        .commit(T0 + 60_000, &id, order("igv-1", 5))
-        .unwrap();
+    let id = committed(&mut pair, 5);
     let (first, _) = pair.vn.flush();
     // Five minutes without a link.
     let mut last = first[0].clone();
@@ -460,11 +456,7 @@ fn a_handover_survives_a_partition_longer_than_a_message_lives() {
 #[test]
 fn a_forgotten_handoff_is_still_answered() {
     let mut pair = Pair::new();
-    let id = granted(&mut pair, Side::Vn);
-    pair.vn
-        .handoffs
-        .commit(T0 + 60_000, &id, order("igv-1", 5))
-        .unwrap();
+    let id = committed(&mut pair, 5);
     let (handover, _) = pair.vn.flush();
     pair.cn.receive(T0 + 60_000, &handover[0]).unwrap();
     let (accepted, _) = pair.cn.flush();
@@ -508,11 +500,7 @@ fn withdrawing_before_commit_cancels_and_after_commit_is_refused() {
     ));
 
     let mut pair = Pair::new();
-    let id = granted(&mut pair, Side::Vn);
-    pair.vn
-        .handoffs
-        .commit(T0 + 60_000, &id, order("igv-1", 1))
-        .unwrap();
+    let id = committed(&mut pair, 1);
     assert!(matches!(
         pair.vn.handoffs.withdraw(T0 + 60_001, &id, "too late"),
         Err(HandoffError::WrongPhase { .. })
@@ -544,12 +532,7 @@ fn a_missed_window_and_an_undecided_request_roll_back() {
     );
 
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-2", "c-2", T0))
-        .unwrap();
-    pair.settle(T0);
+    let id = awaiting_decision(&mut pair, entry("igv-2", "c-2", T0));
     let effects = pair.tick(T0 + 10_000);
     assert!(matches!(
         only(&effects, Side::Cn)[..],
@@ -663,11 +646,7 @@ fn bad_input_is_refused_and_changes_nothing() {
 fn an_invalid_request_and_a_bad_grant_window_are_refused() {
     let mut pair = Pair::new();
     // A request for a vehicle the far side commands itself.
-    let id = granted(&mut pair, Side::Vn);
-    pair.vn
-        .handoffs
-        .commit(T0 + 60_000, &id, order("igv-1", 1))
-        .unwrap();
+    committed(&mut pair, 1);
     pair.settle(T0 + 60_000);
     assert_eq!(pair.cn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
     let mut rogue = Node::new(Side::Vn);
@@ -693,12 +672,7 @@ fn an_invalid_request_and_a_bad_grant_window_are_refused() {
 
     // A grant whose window ends before the vehicle can be there.
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-2", "c-2", T0 + 60_000))
-        .unwrap();
-    pair.settle(T0);
+    let id = awaiting_decision(&mut pair, entry("igv-2", "c-2", T0 + 60_000));
     assert!(matches!(
         pair.cn.handoffs.grant(T0, &id, slot(T0, T0 + 59_999)),
         Err(HandoffError::Invalid { .. })
@@ -737,11 +711,7 @@ fn snapshots_round_trip_and_bad_ones_are_named() {
 #[test]
 fn changed_records_are_reported_for_the_store() {
     let mut pair = Pair::new();
-    let id = pair
-        .vn
-        .handoffs
-        .request(T0, entry("igv-1", "c-1", T0))
-        .unwrap();
+    let id = requested(&mut pair);
     assert_eq!(pair.vn.handoffs.take_changed(), [id.clone()].into());
     assert!(pair.vn.handoffs.take_changed().is_empty());
     pair.settle(T0);
