@@ -20,6 +20,23 @@ fn phase(node: &Node, id: &str) -> Phase {
     node.handoffs.get(id).unwrap().phase.clone()
 }
 
+/// Asserts that `side` had exactly one effect among `effects`, and that it
+/// matches the pattern.
+macro_rules! assert_only {
+    ($effects:expr, $side:expr, $pattern:pat) => {
+        assert!(matches!(only(&$effects, $side)[..], [$pattern]))
+    };
+}
+
+/// Asserts that a Vn handoff rolled back: the Vn side keeps its vehicle,
+/// for a reason matching `why`, and the Cn side cancels the entry.
+macro_rules! assert_rolled_back {
+    ($effects:expr, $why:pat) => {{
+        assert_only!($effects, Side::Vn, Effect::KeepVehicle { why: $why, .. });
+        assert_only!($effects, Side::Cn, Effect::CancelEntry { .. });
+    }};
+}
+
 /// The entry `granted` asks for.
 fn granted_entry() -> Entry {
     entry("igv-1", "c-1", T0 + 60_000)
@@ -393,14 +410,8 @@ fn a_far_side_restarted_after_granting_honours_the_grant() {
     assert!(pair.cn.handoffs.poll_timeout().is_some());
     commit(&mut pair.vn, T0 + 65_000, &id, 5);
     let effects = pair.settle(T0 + 65_000);
-    assert!(matches!(
-        only(&effects, Side::Cn)[..],
-        [Effect::Adopt { .. }]
-    ));
-    assert!(matches!(
-        only(&effects, Side::Vn)[..],
-        [Effect::Transferred { .. }]
-    ));
+    assert_only!(effects, Side::Cn, Effect::Adopt { .. });
+    assert_only!(effects, Side::Vn, Effect::Transferred { .. });
 }
 
 #[test]
@@ -420,10 +431,7 @@ fn a_near_side_restarted_mid_handoff_resumes_its_retries() {
     let due = pair.vn.handoffs.poll_timeout().unwrap();
     assert_eq!(due, T0 + 61_000);
     let effects = pair.tick(due);
-    assert!(matches!(
-        only(&effects, Side::Cn)[..],
-        [Effect::Adopt { .. }]
-    ));
+    assert_only!(effects, Side::Cn, Effect::Adopt { .. });
     assert_eq!(phase(&pair.vn, &id), Phase::Near(NearPhase::Transferred));
 }
 
@@ -487,17 +495,7 @@ fn withdrawing_before_commit_cancels_and_after_commit_is_refused() {
         .withdraw(T0 + 1_000, &id, "vehicle fault")
         .unwrap();
     let effects = pair.settle(T0 + 1_000);
-    assert!(matches!(
-        only(&effects, Side::Cn)[..],
-        [Effect::CancelEntry { .. }]
-    ));
-    assert!(matches!(
-        only(&effects, Side::Vn)[..],
-        [Effect::KeepVehicle {
-            why: RollBack::Withdrawn { .. },
-            ..
-        }]
-    ));
+    assert_rolled_back!(effects, RollBack::Withdrawn { .. });
 
     let mut pair = Pair::new();
     let id = committed(&mut pair, 1);
@@ -513,17 +511,7 @@ fn a_missed_window_and_an_undecided_request_roll_back() {
     let id = granted(&mut pair, Side::Vn);
     // The grant's window ends at T0 + 90 s without a commit.
     let effects = pair.tick(T0 + 90_001);
-    assert!(matches!(
-        only(&effects, Side::Vn)[..],
-        [Effect::KeepVehicle {
-            why: RollBack::WindowMissed,
-            ..
-        }]
-    ));
-    assert!(matches!(
-        only(&effects, Side::Cn)[..],
-        [Effect::CancelEntry { .. }]
-    ));
+    assert_rolled_back!(effects, RollBack::WindowMissed);
     assert!(
         pair.vn
             .handoffs
@@ -534,20 +522,13 @@ fn a_missed_window_and_an_undecided_request_roll_back() {
     let mut pair = Pair::new();
     let id = awaiting_decision(&mut pair, entry("igv-2", "c-2", T0));
     let effects = pair.tick(T0 + 10_000);
-    assert!(matches!(
-        only(&effects, Side::Cn)[..],
-        [Effect::CancelEntry { .. }]
-    ));
-    assert!(matches!(
-        only(&effects, Side::Vn)[..],
-        [Effect::KeepVehicle {
-            why: RollBack::Refused {
-                reason: RefusalReason::NoCapacity,
-                ..
-            },
+    assert_rolled_back!(
+        effects,
+        RollBack::Refused {
+            reason: RefusalReason::NoCapacity,
             ..
-        }]
-    ));
+        }
+    );
     assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Refused));
 }
 
