@@ -113,6 +113,39 @@ fn committed(pair: &mut Pair, update: u64) -> String {
     id
 }
 
+/// Flushes `from` and delivers the first message it sends to the other
+/// side at `now`, which must take it. Returns all that `from` sent.
+fn pass(pair: &mut Pair, from: Side, now: Ms) -> Vec<Vec<u8>> {
+    let (sent, _) = pair.node(from).flush();
+    pair.node(from.other()).receive(now, &sent[0]).unwrap();
+    sent
+}
+
+/// Delivers `bytes` to `node` at `first` and again at `again`, flushing
+/// after each: both times the same answer is sent, and only the first
+/// delivery has an effect, exactly one. Returns the answer.
+fn delivered_twice(node: &mut Node, bytes: &[u8], first: Ms, again: Ms) -> Vec<Vec<u8>> {
+    node.receive(first, bytes).unwrap();
+    let (answer, effects) = node.flush();
+    node.receive(again, bytes).unwrap();
+    let (answer_again, effects_again) = node.flush();
+    assert_eq!(answer, answer_again);
+    assert_eq!(effects.len(), 1);
+    assert!(effects_again.is_empty());
+    answer
+}
+
+/// Calls `step` at each of the Vn side's timeouts, in order, until the
+/// next one is later than `until`.
+fn each_vn_timeout(pair: &mut Pair, until: Ms, mut step: impl FnMut(&mut Pair, Ms)) {
+    while let Some(t) = pair.vn.handoffs.poll_timeout() {
+        if t > until {
+            break;
+        }
+        step(pair, t);
+    }
+}
+
 #[test]
 fn a_vehicle_crosses_both_ways_with_one_controller_at_a_time() {
     for near in [Side::Vn, Side::Cn] {
@@ -266,15 +299,12 @@ fn the_near_side_retries_the_same_request_then_gives_up_and_answers_a_late_grant
     // Every copy is lost; the near side re-sends on its back-off.
     let mut copies = Vec::new();
     let mut effects = Vec::new();
-    while let Some(t) = pair.vn.handoffs.poll_timeout() {
-        if t > T0 + 30_000 {
-            break;
-        }
+    each_vn_timeout(&mut pair, T0 + 30_000, |pair, t| {
         pair.vn.handoffs.handle_timeout(t);
         let (sent, got) = pair.vn.flush();
         copies.extend(sent.into_iter().map(|b| (t - T0, b)));
         effects.extend(got);
-    }
+    });
     let times: Vec<u64> = copies.iter().map(|(t, _)| *t).collect();
     assert_eq!(times, [1_000, 3_000, 7_000, 15_000, 23_000, 30_000]);
     for (_, bytes) in &copies[..5] {
@@ -341,21 +371,10 @@ fn duplicates_get_the_same_answer_and_no_second_effect() {
 
     commit(&mut pair.vn, T0 + 40, &id, 2);
     let (handover, _) = pair.vn.flush();
-    pair.cn.receive(T0 + 50, &handover[0]).unwrap();
-    let (accepted, adopt) = pair.cn.flush();
-    pair.cn.receive(T0 + 60, &handover[0]).unwrap();
-    let (accepted_again, adopt_again) = pair.cn.flush();
-    assert_eq!(accepted, accepted_again);
-    assert_eq!(adopt.len(), 1);
-    assert!(adopt_again.is_empty());
-
-    pair.vn.receive(T0 + 70, &accepted[0]).unwrap();
-    let (released, transferred) = pair.vn.flush();
-    pair.vn.receive(T0 + 80, &accepted[0]).unwrap();
-    let (released_again, transferred_again) = pair.vn.flush();
-    assert_eq!(released, released_again);
-    assert_eq!(transferred.len(), 1);
-    assert!(transferred_again.is_empty());
+    // One Adopt effect; the same acceptance.
+    let accepted = delivered_twice(&mut pair.cn, &handover[0], T0 + 50, T0 + 60);
+    // One Transferred effect; the same release.
+    delivered_twice(&mut pair.vn, &accepted[0], T0 + 70, T0 + 80);
     // An older message than the last one acted on changes nothing.
     assert_eq!(
         pair.cn.handoffs.handle(T0 + 90, &open(&request[0])),
@@ -384,8 +403,7 @@ fn a_lost_grant_is_sent_again_until_the_handover_arrives() {
     commit(&mut pair.vn, T0 + 4_000, &id, 1);
     let (lost_handover, _) = pair.vn.flush();
     pair.cn.handoffs.handle_timeout(T0 + 7_000);
-    let (copy, _) = pair.cn.flush();
-    pair.vn.receive(T0 + 7_000, &copy[0]).unwrap();
+    pass(&mut pair, Side::Cn, T0 + 7_000);
     let (handover, _) = pair.vn.flush();
     assert_eq!(handover, lost_handover);
     pair.cn.receive(T0 + 7_000, &handover[0]).unwrap();
@@ -442,15 +460,12 @@ fn a_handover_survives_a_partition_longer_than_a_message_lives() {
     let (first, _) = pair.vn.flush();
     // Five minutes without a link.
     let mut last = first[0].clone();
-    while let Some(t) = pair.vn.handoffs.poll_timeout() {
-        if t > T0 + 360_000 {
-            break;
-        }
+    each_vn_timeout(&mut pair, T0 + 360_000, |pair, t| {
         pair.vn.handoffs.handle_timeout(t);
         pair.cn.handoffs.handle_timeout(t);
         pair.cn.flush();
         last = pair.vn.flush().0.pop().unwrap();
-    }
+    });
     let copy = open(&last);
     assert_eq!(copy.seq, 2);
     assert_eq!(copy.body, open(&first[0]).body);
@@ -465,10 +480,8 @@ fn a_handover_survives_a_partition_longer_than_a_message_lives() {
 fn a_forgotten_handoff_is_still_answered() {
     let mut pair = Pair::new();
     let id = committed(&mut pair, 5);
-    let (handover, _) = pair.vn.flush();
-    pair.cn.receive(T0 + 60_000, &handover[0]).unwrap();
-    let (accepted, _) = pair.cn.flush();
-    pair.vn.receive(T0 + 60_000, &accepted[0]).unwrap();
+    pass(&mut pair, Side::Vn, T0 + 60_000); // the handover
+    pass(&mut pair, Side::Cn, T0 + 60_000); // the acceptance
     pair.vn.flush(); // the release is lost
     let linger = pair.vn.config.linger_ms;
     pair.vn.handoffs.handle_timeout(T0 + 60_000 + linger);
