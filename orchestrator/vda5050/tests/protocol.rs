@@ -9,7 +9,7 @@ use std::sync::Arc;
 use borderlane_core::Input;
 use borderlane_core::io::{Action, ActionKind, Command, CommandStep};
 use borderlane_model::{LaneMap, Ms, NodeIx};
-use borderlane_vda5050::messages::{ActionStatus, InstantActions, Order, State};
+use borderlane_vda5050::messages::{ActionState, ActionStatus, InstantActions, Order, State};
 use borderlane_vda5050::{Agent, AgentConfig, Master, MasterConfig, OrderState, Publish};
 use common::*;
 
@@ -62,6 +62,19 @@ fn setup() -> (Arc<LaneMap>, Master, NodeIx) {
     (map, master, start)
 }
 
+/// A path of `n` nodes from the decision point of `steps` (its step 1) at
+/// 60 s, entered along the edge `steps` reaches it by.
+fn from_decision_point(map: &LaneMap, steps: &[CommandStep], n: usize) -> Vec<CommandStep> {
+    let mut next = path(
+        map,
+        map.node_by_id(&steps[1].node).expect("node"),
+        n,
+        60_000,
+    );
+    next[0].edge = steps[1].edge.clone();
+    next
+}
+
 fn drive(plan_id: u64, steps: &[CommandStep]) -> Command {
     Command::Drive {
         vehicle: V.into(),
@@ -88,6 +101,11 @@ fn instants(p: &[Publish]) -> Vec<InstantActions> {
         .collect()
 }
 
+/// A master with the default configuration, for igv-000 alone.
+fn plain_master(map: &Arc<LaneMap>) -> Master {
+    Master::new(Arc::clone(map), MasterConfig::default(), &[V.to_string()])
+}
+
 fn agent(map: &Arc<LaneMap>, start: NodeIx) -> Agent {
     Agent::new(
         Arc::clone(map),
@@ -110,6 +128,14 @@ fn last_state(a: &mut Agent) -> State {
         }
     }
     last.expect("a state was published")
+}
+
+/// The state of the drop action, `action-4`, in `s`.
+fn drop_action(s: &State) -> &ActionState {
+    s.action_states
+        .iter()
+        .find(|x| x.action_id == "action-4")
+        .expect("the drop")
 }
 
 #[test]
@@ -135,12 +161,7 @@ fn a_drive_becomes_an_order_with_a_base_and_a_horizon() {
     // Once the vehicle has the order, the next release is 30 s before step
     // 2 is entered.
     assert_eq!(m.poll_timeout(), Some(5_000), "the resend comes first");
-    m.handle_message(
-        1_000,
-        STATE,
-        &state_bytes(&_map, start, "plan-7", 0, 0, 1_000),
-    )
-    .expect("valid");
+    confirm(&mut m, &_map, start, "plan-7", 1_000);
     assert_eq!(m.poll_timeout(), Some(30_000));
     m.handle_timeout(30_000);
     let u = orders(&publishes(&mut m));
@@ -170,13 +191,15 @@ fn a_step_after_a_wait_is_released_at_departure() {
     assert_eq!(m.poll_timeout(), Some(5_000), "the resend comes first");
     m.handle_timeout(5_000);
     publishes(&mut m);
-    m.handle_message(
-        6_000,
-        STATE,
-        &state_bytes(&map, start, "plan-1", 0, 0, 6_000),
-    )
-    .expect("valid");
+    confirm(&mut m, &map, start, "plan-1", 6_000);
     assert_eq!(m.poll_timeout(), Some(160_000));
+}
+
+/// Gives `m` a state of the vehicle at `start` at `now`, on update 0 of
+/// `order_id` with last node sequence 0, which `m` must accept.
+fn confirm(m: &mut Master, map: &Arc<LaneMap>, start: NodeIx, order_id: &str, now: Ms) {
+    m.handle_message(now, STATE, &state_bytes(map, start, order_id, 0, 0, now))
+        .expect("valid");
 }
 
 fn state_bytes(
@@ -206,12 +229,7 @@ fn unconfirmed_orders_are_resent_with_a_new_header_id() {
     assert_eq!(again.nodes, first.nodes);
     assert_eq!(again.order_update_id, first.order_update_id);
     // Once the state carries the order, the resends stop.
-    m.handle_message(
-        6_000,
-        STATE,
-        &state_bytes(&map, start, "plan-3", 0, 0, 6_000),
-    )
-    .expect("valid");
+    confirm(&mut m, &map, start, "plan-3", 6_000);
     assert_eq!(m.poll_timeout(), None);
 }
 
@@ -222,13 +240,7 @@ fn a_plan_from_the_decision_point_is_an_update_and_any_other_cancels() {
     m.handle_command(0, &drive(1, &steps));
     publishes(&mut m);
     // A new plan starting at the decision point (step 1) is an update.
-    let mut next = path(
-        &map,
-        map.node_by_id(&steps[1].node).expect("node"),
-        3,
-        60_000,
-    );
-    next[0].edge = steps[1].edge.clone();
+    let next = from_decision_point(&map, &steps, 3);
     m.handle_command(10_000, &drive(2, &next));
     let u = orders(&publishes(&mut m));
     assert_eq!(u.len(), 1);
@@ -300,13 +312,7 @@ fn order_state_and_adopt_continue_an_order_on_another_master() {
     assert_eq!(handed.last_base_sequence_id, 2);
     let (_, mut b, _) = setup();
     b.adopt(V, handed.clone());
-    let mut next = path(
-        &map,
-        map.node_by_id(&steps[1].node).expect("node"),
-        2,
-        60_000,
-    );
-    next[0].edge = steps[1].edge.clone();
+    let next = from_decision_point(&map, &steps, 2);
     b.handle_command(10_000, &drive(9, &next));
     let u = orders(&publishes(&mut b));
     assert_eq!(u.len(), 1);
@@ -344,7 +350,7 @@ fn the_agent_follows_the_base_and_stops_at_the_decision_point() {
     assert_eq!(s.node_states.len(), 2, "the horizon is still there");
     // A new order is refused while the horizon waits for an update.
     let other = path(&map, map.node_by_id(&steps[1].node).expect("node"), 2, 0);
-    let mut m2 = Master::new(Arc::clone(&map), MasterConfig::default(), &[V.to_string()]);
+    let mut m2 = plain_master(&map);
     m2.handle_command(3_600_000, &drive(5, &other));
     connect(&mut m2, &mut a, 3_600_000);
     let s = last_state(&mut a);
@@ -394,14 +400,10 @@ fn the_agent_pauses_resumes_and_cancels() {
     a.handle_timeout(3_600_000 + 120_000);
     let s = last_state(&mut a);
     assert_eq!(s.last_node_id, steps[2].node);
-    let drop = s
-        .action_states
-        .iter()
-        .find(|x| x.action_id == "action-4")
-        .expect("the drop");
+    let drop = drop_action(&s);
     assert_eq!(drop.action_status, ActionStatus::Running);
     // cancelOrder fails the running action; the vehicle has no order left.
-    let mut m2 = Master::new(Arc::clone(&map), MasterConfig::default(), &[V.to_string()]);
+    let mut m2 = plain_master(&map);
     m2.handle_command(3_600_000 + 120_000, &drive(1, &steps));
     publishes(&mut m2);
     let elsewhere = map.node_by_id(&steps[1].node).expect("node");
@@ -409,11 +411,7 @@ fn the_agent_pauses_resumes_and_cancels() {
     m2.handle_command(3_600_000 + 121_000, &drive(2, &path(&map, elsewhere, 2, 0)));
     connect(&mut m2, &mut a, 3_600_000 + 121_000);
     let s = last_state(&mut a);
-    let drop = s
-        .action_states
-        .iter()
-        .find(|x| x.action_id == "action-4")
-        .expect("the drop");
+    let drop = drop_action(&s);
     assert_eq!(drop.action_status, ActionStatus::Failed, "{s:#?}");
     assert!(
         s.action_states
