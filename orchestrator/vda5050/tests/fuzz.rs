@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use borderlane_model::Ms;
-use borderlane_vda5050::{Agent, AgentConfig, Master, MasterConfig};
+use borderlane_vda5050::{Master, MasterConfig};
 use common::*;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -15,18 +13,7 @@ use serde_json::Value;
 const T0: Ms = 1_795_000_000_000;
 
 fn valid_state() -> Vec<u8> {
-    let map = map("bac_luan_ii.geojson");
-    let start = fleet(&map, 1)[0].start.clone();
-    let agent = Agent::new(
-        Arc::clone(&map),
-        AgentConfig {
-            serial: "igv-000".into(),
-            start_node: start,
-            ..AgentConfig::default()
-        },
-        T0,
-    )
-    .expect("an agent");
+    let agent = first_agent(&map("bac_luan_ii.geojson"), T0);
     serde_json::to_vec(&agent.state(T0, 1)).expect("JSON")
 }
 
@@ -158,14 +145,7 @@ proptest! {
 
     #[test]
     fn the_agent_survives_mutated_orders(path in proptest::collection::vec(0usize..32, 0..6), new in any_json(), raw in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let map = map("bac_luan_ii.geojson");
-        let start = fleet(&map, 1)[0].start.clone();
-        let mut agent = Agent::new(
-            Arc::clone(&map),
-            AgentConfig { serial: "igv-000".into(), start_node: start, ..AgentConfig::default() },
-            T0,
-        )
-        .expect("an agent");
+        let mut agent = first_agent(&map("bac_luan_ii.geojson"), T0);
         let mut v: Value = serde_json::from_slice(&valid_order()).expect("JSON");
         mutate(&mut v, &path, new);
         let bytes = serde_json::to_vec(&v).expect("JSON");

@@ -4,14 +4,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use borderlane_core::Input;
+use borderlane_core::io::VehicleReport;
 use borderlane_model::Ms;
 use borderlane_vda5050::messages::{ConnectionState, State};
-use borderlane_vda5050::{
-    Agent, AgentConfig, Master, MasterConfig, RejectReason, format_timestamp,
-};
+use borderlane_vda5050::{Master, MasterConfig, Publish, RejectReason, format_timestamp};
 use common::*;
 use serde_json::{Value, json};
 
@@ -34,19 +31,7 @@ fn master() -> Master {
 
 /// A valid state of igv-000 with the given headerId at `now`.
 fn state(header_id: u64, now: Ms) -> State {
-    let map = map("bac_luan_ii.geojson");
-    let start = fleet(&map, 1)[0].start.clone();
-    let agent = Agent::new(
-        Arc::clone(&map),
-        AgentConfig {
-            serial: "igv-000".into(),
-            start_node: start,
-            ..AgentConfig::default()
-        },
-        now,
-    )
-    .expect("an agent");
-    agent.state(now, header_id)
+    first_agent(&map("bac_luan_ii.geojson"), now).state(now, header_id)
 }
 
 fn bytes(v: &impl serde::Serialize) -> Vec<u8> {
@@ -57,6 +42,12 @@ fn mutated(header_id: u64, now: Ms, f: impl FnOnce(&mut Value)) -> Vec<u8> {
     let mut v = serde_json::to_value(state(header_id, now)).expect("JSON");
     f(&mut v);
     bytes(&v)
+}
+
+/// A valid state at `T0 + 1_000` with headerId 3, edited by `f`, must be
+/// rejected on the state topic with `label`, as [`assert_rejected`] checks.
+fn assert_edit_rejected(label: &str, f: impl FnOnce(&mut Value)) {
+    assert_rejected(STATE, &mutated(3, T0 + 1_000, f), label);
 }
 
 /// Sends a valid state, then `bad` on `topic` (which must be rejected with
@@ -85,6 +76,31 @@ fn assert_rejected(topic: &str, bad: &[u8], label: &str) {
     assert_eq!(with.poll_publish(), None);
 }
 
+/// A master that has heard igv-000's state 1, sent at `now`, at `now`.
+fn master_heard_at(now: Ms) -> Master {
+    let mut m = master();
+    m.handle_message(now, STATE, &bytes(&state(1, now)))
+        .expect("valid");
+    m
+}
+
+/// The one vehicle report among `inputs`.
+fn one_report(inputs: &[Input]) -> &VehicleReport {
+    let [Input::State(r)] = inputs else {
+        panic!("one report expected: {inputs:?}");
+    };
+    r
+}
+
+/// Gives `m` the last will `will` at `now` (accepted, or fail with
+/// `why`) and asserts that it reports the link lost.
+fn assert_will_reports_link_lost(m: &mut Master, now: Ms, will: &Publish, why: &str) {
+    let inputs = m
+        .handle_message(now, &will.topic, &will.payload)
+        .expect(why);
+    assert!(matches!(inputs.as_slice(), [Input::State(r)] if r.link_lost));
+}
+
 #[test]
 fn payload_too_large() {
     let big = vec![b' '; 64 * 1024 + 1];
@@ -99,18 +115,15 @@ fn malformed_json() {
 
 #[test]
 fn missing_required_field() {
-    let bad = mutated(3, T0 + 1_000, |v| {
+    assert_edit_rejected("invalid_message", |v| {
         v.as_object_mut().expect("object").remove("batteryState");
     });
-    assert_rejected(STATE, &bad, "invalid_message");
 }
 
 #[test]
 fn wrong_type() {
-    let bad = mutated(3, T0 + 1_000, |v| v["driving"] = json!("yes"));
-    assert_rejected(STATE, &bad, "invalid_message");
-    let bad = mutated(3, T0 + 1_000, |v| v["operatingMode"] = json!("FAST"));
-    assert_rejected(STATE, &bad, "invalid_message");
+    assert_edit_rejected("invalid_message", |v| v["driving"] = json!("yes"));
+    assert_edit_rejected("invalid_message", |v| v["operatingMode"] = json!("FAST"));
 }
 
 #[test]
@@ -126,14 +139,14 @@ fn unknown_vehicle() {
 
 #[test]
 fn serial_number_differs_from_topic() {
-    let bad = mutated(3, T0 + 1_000, |v| v["serialNumber"] = json!("igv-001"));
-    assert_rejected(STATE, &bad, "identity_mismatch");
+    assert_edit_rejected("identity_mismatch", |v| {
+        v["serialNumber"] = json!("igv-001")
+    });
 }
 
 #[test]
 fn manufacturer_differs_from_topic() {
-    let bad = mutated(3, T0 + 1_000, |v| v["manufacturer"] = json!("acme"));
-    assert_rejected(STATE, &bad, "identity_mismatch");
+    assert_edit_rejected("identity_mismatch", |v| v["manufacturer"] = json!("acme"));
 }
 
 #[test]
@@ -144,26 +157,22 @@ fn header_id_going_backwards() {
 
 #[test]
 fn timestamp_too_far_from_now() {
-    let bad = mutated(3, T0 + 1_000, |v| {
+    assert_edit_rejected("clock_skew", |v| {
         v["timestamp"] = json!(format_timestamp(T0 + 1_000 - 31_000));
     });
-    assert_rejected(STATE, &bad, "clock_skew");
-    let bad = mutated(3, T0 + 1_000, |v| {
+    assert_edit_rejected("clock_skew", |v| {
         v["timestamp"] = json!(format_timestamp(T0 + 1_000 + 31_000));
     });
-    assert_rejected(STATE, &bad, "clock_skew");
 }
 
 #[test]
 fn timestamp_not_a_date() {
-    let bad = mutated(3, T0 + 1_000, |v| v["timestamp"] = json!("noon"));
-    assert_rejected(STATE, &bad, "bad_timestamp");
+    assert_edit_rejected("bad_timestamp", |v| v["timestamp"] = json!("noon"));
 }
 
 #[test]
 fn unsupported_version() {
-    let bad = mutated(3, T0 + 1_000, |v| v["version"] = json!("1.1.0"));
-    assert_rejected(STATE, &bad, "unsupported_version");
+    assert_edit_rejected("unsupported_version", |v| v["version"] = json!("1.1.0"));
 }
 
 #[test]
@@ -195,11 +204,10 @@ fn unknown_topic() {
 
 #[test]
 fn position_off_the_map() {
-    let bad = mutated(3, T0 + 1_000, |v| {
+    assert_edit_rejected("unknown_node", |v| {
         v["lastNodeId"] = json!("nowhere");
         v["agvPosition"]["x"] = json!(1.0e7);
     });
-    assert_rejected(STATE, &bad, "unknown_node");
 }
 
 #[test]
@@ -207,9 +215,7 @@ fn flood() {
     // Five messages a second are allowed; the test's two valid states are
     // part of the count, so three more fill the second.
     let now = T0 + 1_000;
-    let mut m = master();
-    m.handle_message(T0 + 500, STATE, &bytes(&state(1, T0 + 500)))
-        .expect("valid");
+    let mut m = master_heard_at(T0 + 500);
     for h in 2..6 {
         m.handle_message(now, STATE, &bytes(&state(h, now)))
             .expect("within the limit");
@@ -292,9 +298,7 @@ fn connection_broken_gives_a_link_lost_report_at_the_last_node() {
             &connection(1, ConnectionState::Connectionbroken),
         )
         .expect("valid");
-    let [Input::State(r)] = inputs.as_slice() else {
-        panic!("one report expected: {inputs:?}");
-    };
+    let r = one_report(&inputs);
     assert!(r.link_lost);
     assert!(!r.driving);
     assert_eq!(r.last_node, node);
@@ -321,64 +325,34 @@ fn connection_broken_gives_a_link_lost_report_at_the_last_node() {
     let inputs = m
         .handle_message(T0 + 2_000, STATE, &bytes(&state(0, T0 + 2_000)))
         .expect("a new session may start its headerIds again");
-    let [Input::State(r)] = inputs.as_slice() else {
-        panic!("one report expected: {inputs:?}");
-    };
-    assert!(!r.link_lost);
+    assert!(!one_report(&inputs).link_lost);
 }
 
 #[test]
 fn the_agents_last_will_is_a_broken_connection() {
-    let map = map("bac_luan_ii.geojson");
-    let start = fleet(&map, 1)[0].start.clone();
-    let agent = Agent::new(
-        Arc::clone(&map),
-        AgentConfig {
-            serial: "igv-000".into(),
-            start_node: start,
-            ..AgentConfig::default()
-        },
-        T0,
-    )
-    .expect("an agent");
+    let agent = first_agent(&map("bac_luan_ii.geojson"), T0);
     let will = agent.last_will();
     assert_eq!(will.topic, CONNECTION);
     assert!(will.retain);
     assert_eq!(will.qos, borderlane_vda5050::Qos::AtLeastOnce);
-    let mut m = master();
-    m.handle_message(T0, STATE, &bytes(&state(1, T0)))
-        .expect("valid");
-    let inputs = m
-        .handle_message(T0, &will.topic, &will.payload)
-        .expect("valid");
-    assert!(matches!(inputs.as_slice(), [Input::State(r)] if r.link_lost));
+    let mut m = master_heard_at(T0);
+    assert_will_reports_link_lost(&mut m, T0, &will, "valid");
 }
 
 #[test]
 fn a_last_will_written_hours_ago_still_reports_the_link_lost() {
-    let map = map("bac_luan_ii.geojson");
-    let start = fleet(&map, 1)[0].start.clone();
     // The vehicle connected, and wrote its will, three hours before the
     // link broke; the broker publishes the will as it was written.
-    let agent = Agent::new(
-        Arc::clone(&map),
-        AgentConfig {
-            serial: "igv-000".into(),
-            start_node: start,
-            ..AgentConfig::default()
-        },
-        T0,
-    )
-    .expect("an agent");
+    let agent = first_agent(&map("bac_luan_ii.geojson"), T0);
     let will = agent.last_will();
     let later = T0 + 3 * 3_600_000;
-    let mut m = master();
-    m.handle_message(later, STATE, &bytes(&state(1, later)))
-        .expect("valid");
-    let inputs = m
-        .handle_message(later, &will.topic, &will.payload)
-        .expect("an old will is still the link breaking");
-    assert!(matches!(inputs.as_slice(), [Input::State(r)] if r.link_lost));
+    let mut m = master_heard_at(later);
+    assert_will_reports_link_lost(
+        &mut m,
+        later,
+        &will,
+        "an old will is still the link breaking",
+    );
     // Any other message that old is still refused.
     assert_rejected(STATE, &bytes(&state(2, T0 - 3_600_000)), "clock_skew");
 }

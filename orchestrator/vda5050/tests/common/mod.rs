@@ -62,6 +62,21 @@ pub fn fleet(map: &LaneMap, n: usize) -> Vec<VehicleSpec> {
         .collect()
 }
 
+/// Agent igv-000 at the first fleet start node of `map`, created at `now`.
+pub fn first_agent(map: &Arc<LaneMap>, now: Ms) -> Agent {
+    let start = fleet(map, 1)[0].start.clone();
+    Agent::new(
+        Arc::clone(map),
+        AgentConfig {
+            serial: "igv-000".into(),
+            start_node: start,
+            ..AgentConfig::default()
+        },
+        now,
+    )
+    .expect("an agent")
+}
+
 /// A job moving container `i` from a yard slot on `from` to the other side.
 pub fn job(map: &LaneMap, i: usize, from: Side, channel: Channel, customs_ms: u64) -> JobRequest {
     let slots = places(map, from, NodeKind::YardSlot);
