@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! deciding ──grant──> granted ──handover──> adopted ──released──> closed
-//!    │                   │
+//!    │                   │  ╰─revoke (stays granted)
 //!    ├─refuse, no decision in time ──> refused
 //!    └─withdrawn─────────┴─withdrawn ──> withdrawn
 //! ```
 //!
 //! Sequence numbers of the far side's messages: the grant or the refusal
-//! is 1, the acceptance 2.
+//! is 1, the acceptance 2; after a revocation (a refusal after the grant,
+//! 2) the acceptance is 3.
 
 use borderlane_model::Ms;
 
@@ -47,6 +48,34 @@ impl Handoffs {
             window_start_ms: slot.window_start_ms,
             window_end_ms: slot.window_end_ms,
             receiving_channel: slot.receiving_channel,
+        };
+        rec.send(now, body, out);
+        rec.arm_retry(now, pace);
+        self.changed.insert(handoff.to_string());
+        Ok(())
+    }
+
+    /// The local core can no longer keep the slot it granted (a vehicle
+    /// broke down on the way the grant reserved, say): it asks the near
+    /// side not to commit the vehicle. The revocation is a refusal sent
+    /// after the grant. A near side that hears it before committing rolls
+    /// back and withdraws; a handover that crossed it is still adopted,
+    /// as the vehicle may be on the bridge. Revoking again changes
+    /// nothing.
+    pub fn revoke(&mut self, now: Ms, handoff: &str, detail: &str) -> Result<(), HandoffError> {
+        let pace = self.pace();
+        let (rec, out) = self.record_mut(handoff, false)?;
+        if rec.phase != Phase::Far(FarPhase::Granted) {
+            return Err(wrong_phase(rec, "revoke"));
+        }
+        if rec.revoked() {
+            return Ok(());
+        }
+        let vehicle = rec.entry.vehicle.clone();
+        let body = Body::Refusal {
+            vehicle,
+            reason: RefusalReason::NoCapacity,
+            detail: detail.to_string(),
         };
         rec.send(now, body, out);
         rec.arm_retry(now, pace);

@@ -383,6 +383,12 @@ impl Handoffs {
                 ),
             ));
         }
+        // A handover that crossed a revocation is accepted all the same;
+        // the acceptance may come before the revocation, or without it.
+        let after_revocation = rec.phase == Phase::Near(NearPhase::HandedOver)
+            && matches!(envelope.body, Body::Accepted { .. })
+            && rec.peer_seq == 1
+            && envelope.seq == 3;
         match envelope.seq {
             seq if seq < rec.peer_seq => Ok(Handled::Ignored),
             seq if seq == rec.peer_seq => {
@@ -395,7 +401,7 @@ impl Handoffs {
                 self.repeat(now, &envelope.handoff);
                 Ok(Handled::Repeat)
             }
-            seq if seq == rec.peer_seq + 1 => {
+            seq if seq == rec.peer_seq + 1 || after_revocation => {
                 if for_far {
                     self.far_next(now, envelope)?;
                 } else {
@@ -427,6 +433,7 @@ impl Handoffs {
                 b,
                 Body::EntryRequest { .. }
                     | Body::Grant { .. }
+                    | Body::Refusal { .. }
                     | Body::Handover { .. }
                     | Body::Accepted { .. }
             )

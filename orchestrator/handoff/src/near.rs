@@ -3,7 +3,7 @@
 //! ```text
 //! requested ──grant──> granted ──commit──> handed over ──accepted──> transferred
 //!     │                   │
-//!     ├─refusal───────────┼──────────────────────────────> rolled back
+//!     ├─refusal───────────┼─revoked (withdrawn sent)─────> rolled back
 //!     ├─no answer by the deadline (withdrawn sent)         (the vehicle stays)
 //!     └─withdraw──────────┴─withdraw, window missed (withdrawn sent)
 //! ```
@@ -173,6 +173,15 @@ impl Handoffs {
                     out.effects.push_back(Effect::granted(rec, slot));
                 }
             }
+            // The far side revoked its grant before this side committed:
+            // the vehicle stays, and the withdrawal answers the revocation.
+            (Phase::Near(NearPhase::Granted), Body::Refusal { reason, detail, .. }) => {
+                let why = RollBack::Refused {
+                    reason: *reason,
+                    detail: detail.clone(),
+                };
+                give_up(rec, now, why, out);
+            }
             (Phase::Near(NearPhase::Requested), Body::Refusal { reason, detail, .. }) => {
                 let why = RollBack::Refused {
                     reason: *reason,
@@ -188,6 +197,10 @@ impl Handoffs {
                 rec.resend(now, pace, out);
             }
             (Phase::Near(NearPhase::RolledBack(_)), Body::Refusal { .. }) => {}
+            // A revocation the handover crossed: the far side adopts the
+            // vehicle all the same.
+            (Phase::Near(NearPhase::HandedOver | NearPhase::Transferred), Body::Refusal { .. }) => {
+            }
             (Phase::Near(NearPhase::HandedOver), Body::Accepted { vehicle }) => {
                 let vehicle = vehicle.clone();
                 rec.accepted_ms = Some(now);

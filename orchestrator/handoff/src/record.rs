@@ -381,6 +381,16 @@ impl HandoffRecord {
         self.finished_ms = Some(now);
     }
 
+    /// Whether the far side revoked its grant: its last message is a
+    /// refusal sent after the grant.
+    pub(crate) fn revoked(&self) -> bool {
+        self.phase == Phase::Far(FarPhase::Granted)
+            && self
+                .last_sent
+                .as_ref()
+                .is_some_and(|e| matches!(e.body, Body::Refusal { .. }))
+    }
+
     /// Whether the last message sent is the entry request, which is never
     /// an answer to anything.
     pub(crate) fn last_sent_is_request(&self) -> bool {

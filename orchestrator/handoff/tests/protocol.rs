@@ -519,6 +519,108 @@ fn withdrawing_before_commit_cancels_and_after_commit_is_refused() {
 }
 
 #[test]
+fn a_revoked_grant_rolls_the_handoff_back_before_the_commit() {
+    let mut pair = Pair::new();
+    let id = granted(&mut pair, Side::Vn);
+    pair.cn
+        .handoffs
+        .revoke(T0 + 1_000, &id, "a vehicle broke down on the way")
+        .unwrap();
+    // Revoking again sends nothing more.
+    pair.cn
+        .handoffs
+        .revoke(T0 + 1_000, &id, "a vehicle broke down on the way")
+        .unwrap();
+    let (revocation, _) = pair.cn.flush();
+    assert_eq!(revocation.len(), 1);
+    assert_eq!(open(&revocation[0]).seq, 2);
+    // The withdrawal that answers it is lost: the copy of the revocation
+    // gets it again.
+    pair.vn.receive(T0 + 1_000, &revocation[0]).unwrap();
+    let (withdrawal, effects) = pair.vn.flush();
+    assert_eq!(
+        effects,
+        vec![Effect::KeepVehicle {
+            handoff: id.clone(),
+            vehicle: "igv-1".into(),
+            why: RollBack::Refused {
+                reason: RefusalReason::NoCapacity,
+                detail: "a vehicle broke down on the way".into()
+            }
+        }]
+    );
+    pair.cn.handoffs.handle_timeout(T0 + 2_000);
+    let (copy, _) = pair.cn.flush();
+    assert_eq!(copy, revocation);
+    assert_eq!(pair.vn.receive(T0 + 2_000, &copy[0]), Ok(Handled::Repeat));
+    let (again, effects) = pair.vn.flush();
+    assert_eq!(again, withdrawal);
+    assert!(effects.is_empty());
+    pair.cn.receive(T0 + 2_000, &again[0]).unwrap();
+    assert!(matches!(
+        pair.cn.flush().1[..],
+        [Effect::CancelEntry { .. }]
+    ));
+    assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Withdrawn));
+    assert_eq!(pair.vn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
+    assert!(
+        pair.vn
+            .handoffs
+            .commit(T0 + 3_000, &id, order("igv-1", 1))
+            .is_err()
+    );
+    // Only a granted slot can be revoked.
+    assert!(matches!(
+        pair.cn.handoffs.revoke(T0 + 3_000, &id, "again"),
+        Err(HandoffError::WrongPhase { .. })
+    ));
+}
+
+#[test]
+fn a_handover_that_crossed_a_revocation_is_adopted() {
+    // The revocation reaches the near side after it committed, or never.
+    for revocation_arrives in [true, false] {
+        let mut pair = Pair::new();
+        let id = committed(&mut pair, 1);
+        let (handover, _) = pair.vn.flush();
+        pair.cn
+            .handoffs
+            .revoke(T0 + 60_000, &id, "a vehicle broke down on the way")
+            .unwrap();
+        let (revocation, _) = pair.cn.flush();
+        if revocation_arrives {
+            assert_eq!(
+                pair.vn.receive(T0 + 60_010, &revocation[0]),
+                Ok(Handled::New)
+            );
+            assert!(pair.vn.flush().0.is_empty());
+        }
+        pair.cn.receive(T0 + 60_020, &handover[0]).unwrap();
+        assert_eq!(phase(&pair.cn, &id), Phase::Far(FarPhase::Adopted));
+        // The acceptance follows the revocation's number.
+        let accepted = pass(&mut pair, Side::Cn, T0 + 60_030);
+        assert_eq!(open(&accepted[0]).seq, 3);
+        assert_eq!(phase(&pair.vn, &id), Phase::Near(NearPhase::Transferred));
+        assert_only!(
+            pair.settle(T0 + 60_030),
+            Side::Vn,
+            Effect::Transferred { .. }
+        );
+        // A revocation that comes late changes nothing: a copy of one acted
+        // on is a duplicate, one skipped is behind the acceptance.
+        let late = pair.vn.receive(T0 + 60_040, &revocation[0]);
+        assert_eq!(late.is_ok(), revocation_arrives, "{late:?}");
+        assert!(pair.vn.flush().1.is_empty());
+        pair.settle(T0 + 60_050);
+        assert_eq!(pair.cn.handoffs.controller("igv-1"), Some(Holder::ThisSide));
+        assert_eq!(
+            pair.vn.handoffs.controller("igv-1"),
+            Some(Holder::OtherSide)
+        );
+    }
+}
+
+#[test]
 fn a_missed_window_and_an_undecided_request_roll_back() {
     let mut pair = Pair::new();
     let id = granted(&mut pair, Side::Vn);
