@@ -389,6 +389,13 @@ impl Handoffs {
             && matches!(envelope.body, Body::Accepted { .. })
             && rec.peer_seq == 1
             && envelope.seq == 3;
+        // A revocation of a grant that never arrived.
+        let grant_unheard = matches!(
+            rec.phase,
+            Phase::Near(NearPhase::Requested | NearPhase::RolledBack(_))
+        ) && matches!(envelope.body, Body::Refusal { .. })
+            && rec.peer_seq == 0
+            && envelope.seq == 2;
         match envelope.seq {
             seq if seq < rec.peer_seq => Ok(Handled::Ignored),
             seq if seq == rec.peer_seq => {
@@ -401,7 +408,7 @@ impl Handoffs {
                 self.repeat(now, &envelope.handoff);
                 Ok(Handled::Repeat)
             }
-            seq if seq == rec.peer_seq + 1 || after_revocation => {
+            seq if seq == rec.peer_seq + 1 || after_revocation || grant_unheard => {
                 if for_far {
                     self.far_next(now, envelope)?;
                 } else {

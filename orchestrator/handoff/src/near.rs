@@ -173,9 +173,13 @@ impl Handoffs {
                     out.effects.push_back(Effect::granted(rec, slot));
                 }
             }
-            // The far side revoked its grant before this side committed:
-            // the vehicle stays, and the withdrawal answers the revocation.
-            (Phase::Near(NearPhase::Granted), Body::Refusal { reason, detail, .. }) => {
+            // The far side revoked its grant before this side committed (or
+            // before the grant even arrived): the vehicle stays, and the
+            // withdrawal answers the revocation.
+            (Phase::Near(NearPhase::Granted), Body::Refusal { reason, detail, .. })
+            | (Phase::Near(NearPhase::Requested), Body::Refusal { reason, detail, .. })
+                if envelope.seq == 2 =>
+            {
                 let why = RollBack::Refused {
                     reason: *reason,
                     detail: detail.clone(),
@@ -193,6 +197,13 @@ impl Handoffs {
             // A grant after this side gave up: the withdrawal answers it.
             (Phase::Near(NearPhase::RolledBack(_)), Body::Grant { .. })
                 if !rec.last_sent_is_request() =>
+            {
+                rec.resend(now, pace, out);
+            }
+            // A revocation after this side gave up: the withdrawal answers
+            // it.
+            (Phase::Near(NearPhase::RolledBack(_)), Body::Refusal { .. })
+                if envelope.seq == 2 && !rec.last_sent_is_request() =>
             {
                 rec.resend(now, pace, out);
             }

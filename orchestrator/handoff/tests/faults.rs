@@ -58,6 +58,10 @@ enum Action {
         side: Side,
         handoff: String,
     },
+    Revoke {
+        side: Side,
+        handoff: String,
+    },
     Restart {
         side: Side,
         mid_step: bool,
@@ -96,6 +100,9 @@ struct Stats {
     duplicated: u64,
     rejected: BTreeMap<&'static str, u64>,
     restarts: u64,
+    /// Grants revoked, and handovers that crossed a revocation.
+    revoked: u64,
+    adopted_after_revocation: u64,
     events: u64,
     longest_run_ms: Ms,
 }
@@ -121,6 +128,7 @@ struct World {
     models: [CoreModel; 2],
     requested: BTreeMap<String, (String, Side)>,
     committed: BTreeSet<String>,
+    revoked: BTreeSet<String>,
     adopted: BTreeSet<String>,
     transferred: BTreeSet<String>,
     rolled_back: BTreeSet<String>,
@@ -178,6 +186,7 @@ impl World {
             models: Default::default(),
             requested: BTreeMap::new(),
             committed: BTreeSet::new(),
+            revoked: BTreeSet::new(),
             adopted: BTreeSet::new(),
             transferred: BTreeSet::new(),
             rolled_back: BTreeSet::new(),
@@ -437,6 +446,9 @@ impl World {
                 v.commander = Some(side);
                 v.in_flight = None;
                 v.trips_left -= 1;
+                if self.revoked.contains(&h) {
+                    self.stats.adopted_after_revocation += 1;
+                }
                 v.attempts_left = ATTEMPTS;
                 self.adopted.insert(h);
                 if v.trips_left > 0 {
@@ -504,7 +516,16 @@ impl World {
             } => {
                 let now = self.local(side);
                 if self.node(side).handoffs.grant(now, &handoff, slot).is_ok() {
-                    self.models[ix(side)].reservations.insert(handoff, slot);
+                    self.models[ix(side)]
+                        .reservations
+                        .insert(handoff.clone(), slot);
+                    // Some grants are asked back: before the near side can
+                    // commit, or while its handover is on the way.
+                    if self.rng.random_bool(0.2) {
+                        let local = self.rng.random_range(now..=slot.window_end_ms.max(now));
+                        let at = self.global(side, local);
+                        self.schedule(at, Action::Revoke { side, handoff });
+                    }
                 }
                 self.after_step(side)
             }
@@ -516,6 +537,20 @@ impl World {
                     RefusalReason::NoCapacity,
                     "lane full",
                 );
+                self.after_step(side)
+            }
+            Action::Revoke { side, handoff } => {
+                let now = self.local(side);
+                // Too late once the vehicle is adopted or withdrawn.
+                if self
+                    .node(side)
+                    .handoffs
+                    .revoke(now, &handoff, "a vehicle broke down on the way")
+                    .is_ok()
+                    && self.revoked.insert(handoff)
+                {
+                    self.stats.revoked += 1;
+                }
                 self.after_step(side)
             }
             Action::Restart { side, mid_step } => {
@@ -741,6 +776,8 @@ fn handoffs_survive_loss_duplication_reordering_partitions_and_restarts() {
         total.lost += stats.lost;
         total.duplicated += stats.duplicated;
         total.restarts += stats.restarts;
+        total.revoked += stats.revoked;
+        total.adopted_after_revocation += stats.adopted_after_revocation;
         total.events += stats.events;
         total.longest_run_ms = total.longest_run_ms.max(stats.longest_run_ms);
         for (k, n) in stats.rejected {
@@ -751,6 +788,8 @@ fn handoffs_survive_loss_duplication_reordering_partitions_and_restarts() {
     // The faults were real and both outcomes happened.
     assert!(total.completed > SEEDS && total.rolled_back > SEEDS / 10);
     assert!(total.lost > 0 && total.duplicated > 0 && total.restarts > SEEDS);
+    // Grants were revoked, and some handovers crossed the revocation.
+    assert!(total.revoked > SEEDS / 10 && total.adopted_after_revocation > 0);
     for reason in ["stale", "replayed"] {
         assert!(
             total.rejected.contains_key(reason),
