@@ -14,6 +14,34 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The `borderlane` binary under test.
+fn borderlane() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_borderlane"))
+}
+
+/// Runs a three-second demo from the repository root at twenty times real
+/// speed, its operation center on a free port, with `extra` options after
+/// those; it must succeed. Returns what it printed.
+fn short_demo(extra: &[&str]) -> String {
+    let out = borderlane()
+        .current_dir(root())
+        .args([
+            "demo",
+            "--speed",
+            "20",
+            "--duration",
+            "3s",
+            "--ioc-port",
+            "0",
+        ])
+        .args(extra)
+        .output()
+        .expect("the binary runs");
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    stdout
+}
+
 #[test]
 fn serve_refuses_a_bad_configuration_naming_the_field() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live_cmd");
@@ -25,7 +53,7 @@ fn serve_refuses_a_bad_configuration_naming_the_field() {
         good.replace("side = \"both\"", "side = \"both\"\nsied = 1"),
     )
     .expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+    let out = borderlane()
         .args(["serve", "--config"])
         .arg(&path)
         .output()
@@ -33,7 +61,7 @@ fn serve_refuses_a_bad_configuration_naming_the_field() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("sied"), "{}", text(&out.stderr));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+    let out = borderlane()
         .args(["serve", "--config", "/nonexistent/serve.toml"])
         .output()
         .expect("the binary runs");
@@ -43,23 +71,7 @@ fn serve_refuses_a_bad_configuration_naming_the_field() {
 
 #[test]
 fn demo_prints_its_addresses_and_stops_after_its_duration() {
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
-        .current_dir(root())
-        .args([
-            "demo",
-            "--speed",
-            "20",
-            "--duration",
-            "3s",
-            "--ioc-port",
-            "0",
-            "--link-loss",
-            "igv-002@10s:5s",
-        ])
-        .output()
-        .expect("the binary runs");
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let stdout = short_demo(&["--link-loss", "igv-002@10s:5s"]);
     assert!(stdout.contains("broker:  mqtt://127.0.0.1:"), "{stdout}");
     assert!(stdout.contains("metrics: http://127.0.0.1:"), "{stdout}");
     assert!(
@@ -76,21 +88,7 @@ fn demo_prints_its_addresses_and_stops_after_its_duration() {
 
 #[test]
 fn a_two_sided_demo_runs_both_orchestrators_and_stops_after_its_duration() {
-    let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
-        .current_dir(root())
-        .args([
-            "demo",
-            "--speed",
-            "20",
-            "--duration",
-            "3s",
-            "--ioc-port",
-            "0",
-        ])
-        .output()
-        .expect("the binary runs");
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let stdout = short_demo(&[]);
     assert!(stdout.contains("broker:  mqtt://127.0.0.1:"), "{stdout}");
     let metrics = stdout
         .lines()
@@ -120,7 +118,7 @@ fn demo_refuses_a_bad_speed_an_unknown_vehicle_and_a_missing_scenario() {
         ),
     ];
     for (args, named) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_borderlane"))
+        let out = borderlane()
             .current_dir(root())
             .arg("demo")
             .args(args)

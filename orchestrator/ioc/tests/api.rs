@@ -87,6 +87,14 @@ fn a_view() -> LiveView {
     view_from_core(&mut core, &mut ViewHistory::new())
 }
 
+/// An operation center showing `a_view()`, and its router.
+fn serving_a_view() -> (Ioc, Router) {
+    let ioc = ioc();
+    ioc.publish(a_view());
+    let app = ioc.router();
+    (ioc, app)
+}
+
 struct Reply {
     status: StatusCode,
     headers: HeaderMap,
@@ -132,6 +140,22 @@ struct As {
     csrf: Option<String>,
 }
 
+/// Nobody signed in.
+const NOBODY: As = As {
+    cookie: None,
+    csrf: None,
+};
+
+impl As {
+    /// The same session's cookie with `csrf` for its token.
+    fn with_csrf(&self, csrf: Option<String>) -> As {
+        As {
+            csrf,
+            ..self.clone()
+        }
+    }
+}
+
 fn request(method: Method, path: &str, who: &As, body: &str) -> Request<Body> {
     let mut b = Request::builder()
         .method(method)
@@ -147,13 +171,41 @@ fn request(method: Method, path: &str, who: &As, body: &str) -> Request<Body> {
         .expect("a valid request")
 }
 
-async fn login(app: &Router, name: &str, password: &str) -> As {
+/// `path` fetched as `who`.
+async fn get(app: &Router, path: &str, who: &As) -> Reply {
+    call(app, request(Method::GET, path, who, "")).await
+}
+
+/// `body` posted to `path` as `who`.
+async fn post(app: &Router, path: &str, who: &As, body: &str) -> Reply {
+    call(app, request(Method::POST, path, who, body)).await
+}
+
+/// `body` posted as `who` to the route of the operator action `action`.
+async fn act(app: &Router, action: &str, who: &As, body: &str) -> Reply {
+    post(app, &format!("/api/actions/{action}"), who, body).await
+}
+
+/// A sign-in attempt, from no session.
+async fn post_login(app: &Router, name: &str, password: &str) -> Reply {
     let body = serde_json::json!({ "name": name, "password": password }).to_string();
-    let r = call(
-        app,
-        request(Method::POST, "/api/login", &As::default(), &body),
-    )
-    .await;
+    post(app, "/api/login", &NOBODY, &body).await
+}
+
+/// `req` through a trusted proxy that names the user "pham" in `role`.
+async fn via_proxy(app: &Router, role: &str, req: Request<Body>) -> Reply {
+    let (mut parts, body) = req.into_parts();
+    parts
+        .headers
+        .insert("x-remote-user", "pham".parse().expect("a header"));
+    parts
+        .headers
+        .insert("x-remote-role", role.parse().expect("a header"));
+    call(app, Request::from_parts(parts, body)).await
+}
+
+async fn login(app: &Router, name: &str, password: &str) -> As {
+    let r = post_login(app, name, password).await;
     assert_eq!(r.status, StatusCode::OK, "login {name}: {}", r.error());
     let set = r.headers[header::SET_COOKIE]
         .to_str()
@@ -169,96 +221,59 @@ async fn login(app: &Router, name: &str, password: &str) -> As {
     }
 }
 
+/// olga, the operator, signed in.
+async fn sign_in_operator(app: &Router) -> As {
+    login(app, "olga", "operator-pw").await
+}
+
+/// viktor, the viewer, signed in.
+async fn sign_in_viewer(app: &Router) -> As {
+    login(app, "viktor", "viewer-pw").await
+}
+
 #[tokio::test]
 async fn operators_act_viewers_and_strangers_are_refused_and_all_is_audited() {
-    let ioc = ioc();
-    ioc.publish(a_view());
-    let app = ioc.router();
+    let (ioc, app) = serving_a_view();
 
-    let op = login(&app, "olga", "operator-pw").await;
-    let viewer = login(&app, "viktor", "viewer-pw").await;
+    let op = sign_in_operator(&app).await;
+    let viewer = sign_in_viewer(&app).await;
 
     // Who am I.
-    let r = call(&app, request(Method::GET, "/api/session", &viewer, "")).await;
+    let r = get(&app, "/api/session", &viewer).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["role"], "viewer");
 
     // A wrong password is refused.
-    let bad = serde_json::json!({ "name": "olga", "password": "nope" }).to_string();
-    let r = call(
-        &app,
-        request(Method::POST, "/api/login", &As::default(), &bad),
-    )
-    .await;
+    let r = post_login(&app, "olga", "nope").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(r.headers.get(header::SET_COOKIE).is_none());
 
     // The operator pauses the lane.
-    let r = call(
-        &app,
-        request(Method::POST, "/api/actions/pause_lane", &op, ""),
-    )
-    .await;
+    let r = act(&app, "pause_lane", &op, "").await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.error());
     let id = r.json()["id"].as_u64().expect("an id");
 
     // The viewer may not, with or without a token.
-    let r = call(
-        &app,
-        request(Method::POST, "/api/actions/pause_lane", &viewer, "{}"),
-    )
-    .await;
+    let r = act(&app, "pause_lane", &viewer, "{}").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.error().contains("viewer"), "{}", r.error());
 
     // Without the CSRF token, or with another session's, the operator may
     // not either.
-    let no_token = As {
-        csrf: None,
-        ..op.clone()
-    };
-    let r = call(
-        &app,
-        request(Method::POST, "/api/actions/resume_lane", &no_token, "{}"),
-    )
-    .await;
+    let no_token = op.with_csrf(None);
+    let r = act(&app, "resume_lane", &no_token, "{}").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.error().contains("X-CSRF-Token"), "{}", r.error());
-    let wrong_token = As {
-        csrf: viewer.csrf.clone(),
-        ..op.clone()
-    };
-    let r = call(
-        &app,
-        request(Method::POST, "/api/actions/resume_lane", &wrong_token, "{}"),
-    )
-    .await;
+    let wrong_token = op.with_csrf(viewer.csrf.clone());
+    let r = act(&app, "resume_lane", &wrong_token, "{}").await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Nobody signed in: 401.
-    let r = call(
-        &app,
-        request(
-            Method::POST,
-            "/api/actions/pause_lane",
-            &As::default(),
-            "{}",
-        ),
-    )
-    .await;
+    let r = act(&app, "pause_lane", &NOBODY, "{}").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 
     // A vehicle action names a vehicle of the fleet.
-    let r = call(
-        &app,
-        request(
-            Method::POST,
-            "/api/actions/pause_vehicle",
-            &op,
-            r#"{"vehicle":"igv-002"}"#,
-        ),
-    )
-    .await;
+    let r = act(&app, "pause_vehicle", &op, r#"{"vehicle":"igv-002"}"#).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.error());
 
     // Exactly the accepted actions reach the shell, with who asked.
@@ -280,9 +295,9 @@ async fn operators_act_viewers_and_strangers_are_refused_and_all_is_audited() {
     ioc.action_outcome(id, Ok(()));
 
     // The audit trail: readable when signed in, not by strangers.
-    let r = call(&app, request(Method::GET, "/api/audit", &As::default(), "")).await;
+    let r = get(&app, "/api/audit", &NOBODY).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = call(&app, request(Method::GET, "/api/audit", &viewer, "")).await;
+    let r = get(&app, "/api/audit", &viewer).await;
     assert_eq!(r.status, StatusCode::OK);
     let audit = r.json();
     let entries = audit.as_array().expect("a list");
@@ -309,22 +324,16 @@ async fn operators_act_viewers_and_strangers_are_refused_and_all_is_audited() {
     assert!(find("viktor", "login", true).is_some());
 
     // Signing out ends the session.
-    let r = call(&app, request(Method::POST, "/api/logout", &op, "")).await;
+    let r = post(&app, "/api/logout", &op, "").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = call(
-        &app,
-        request(Method::POST, "/api/actions/pause_lane", &op, "{}"),
-    )
-    .await;
+    let r = act(&app, "pause_lane", &op, "{}").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn bad_bodies_get_400_naming_the_problem_and_change_nothing() {
-    let ioc = ioc();
-    ioc.publish(a_view());
-    let app = ioc.router();
-    let op = login(&app, "olga", "operator-pw").await;
+    let (ioc, app) = serving_a_view();
+    let op = sign_in_operator(&app).await;
     let audit_before = ioc.audit().len();
 
     let cases: [(&str, &str, &str); 7] = [
@@ -349,7 +358,7 @@ async fn bad_bodies_get_400_naming_the_problem_and_change_nothing() {
         ),
     ];
     for (path, body, says) in cases {
-        let r = call(&app, request(Method::POST, path, &op, body)).await;
+        let r = post(&app, path, &op, body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {body}");
         let e = r.error();
         assert!(e.contains(says), "{path} {body}: {e:?} should say {says:?}");
@@ -364,32 +373,14 @@ async fn bad_bodies_get_400_naming_the_problem_and_change_nothing() {
 
     // Well-formed but naming what does not exist: 400, and refused in the
     // audit trail.
-    let r = call(
-        &app,
-        request(
-            Method::POST,
-            "/api/actions/block_place",
-            &op,
-            r#"{"node":"NOWHERE"}"#,
-        ),
-    )
-    .await;
+    let r = act(&app, "block_place", &op, r#"{"node":"NOWHERE"}"#).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.error().contains("\"NOWHERE\" is not on the map"),
         "{}",
         r.error()
     );
-    let r = call(
-        &app,
-        request(
-            Method::POST,
-            "/api/actions/send_to_charger",
-            &op,
-            r#"{"vehicle":"igv-999"}"#,
-        ),
-    )
-    .await;
+    let r = act(&app, "send_to_charger", &op, r#"{"vehicle":"igv-999"}"#).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error().contains("igv-999"), "{}", r.error());
     assert!(ioc.take_actions().is_empty());
@@ -398,16 +389,7 @@ async fn bad_bodies_get_400_naming_the_problem_and_change_nothing() {
     assert!(audit.iter().rev().take(2).all(|e| !e.accepted));
 
     // A blocked place that exists is accepted.
-    let r = call(
-        &app,
-        request(
-            Method::POST,
-            "/api/actions/block_place",
-            &op,
-            r#"{"node":"BORDER_NB"}"#,
-        ),
-    )
-    .await;
+    let r = act(&app, "block_place", &op, r#"{"node":"BORDER_NB"}"#).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.error());
     assert_eq!(
         ioc.take_actions()[0].command,
@@ -432,7 +414,7 @@ async fn the_stream_sends_the_published_view_and_alarms() {
     let app = ioc.router();
     let res = app
         .clone()
-        .oneshot(request(Method::GET, "/api/stream", &As::default(), ""))
+        .oneshot(request(Method::GET, "/api/stream", &NOBODY, ""))
         .await
         .expect("a response");
     assert_eq!(res.status(), StatusCode::OK);
@@ -474,11 +456,7 @@ async fn the_stream_sends_the_published_view_and_alarms() {
     assert_eq!(frame["alarms"][0]["kind"], "vehicle_broken");
 
     // The snapshot says the same.
-    let r = call(
-        &app,
-        request(Method::GET, "/api/snapshot", &As::default(), ""),
-    )
-    .await;
+    let r = get(&app, "/api/snapshot", &NOBODY).await;
     assert_eq!(r.status, StatusCode::OK);
     let snap: LiveView = serde_json::from_value(r.json()["view"].clone()).expect("a LiveView");
     assert_eq!(snap, view);
@@ -487,11 +465,7 @@ async fn the_stream_sends_the_published_view_and_alarms() {
 #[tokio::test]
 async fn the_openapi_description_lists_every_route() {
     let app = ioc().router();
-    let r = call(
-        &app,
-        request(Method::GET, "/api/openapi.json", &As::default(), ""),
-    )
-    .await;
+    let r = get(&app, "/api/openapi.json", &NOBODY).await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
     assert!(doc["openapi"].as_str().unwrap_or("").starts_with("3."));
@@ -547,7 +521,7 @@ async fn the_page_and_map_are_served_with_safe_headers() {
         ("/style.css", "text/css"),
         ("/api/map", "application/json"),
     ] {
-        let r = call(&app, request(Method::GET, path, &As::default(), "")).await;
+        let r = get(&app, path, &NOBODY).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
         let ct = r.headers[header::CONTENT_TYPE].to_str().unwrap_or("");
         assert!(ct.starts_with(kind), "{path}: {ct}");
@@ -555,7 +529,7 @@ async fn the_page_and_map_are_served_with_safe_headers() {
         assert!(csp.contains("default-src 'self'"), "{csp}");
         assert_eq!(r.headers["x-content-type-options"], "nosniff");
     }
-    let r = call(&app, request(Method::GET, "/api/map", &As::default(), "")).await;
+    let r = get(&app, "/api/map", &NOBODY).await;
     let m = r.json();
     assert_eq!(m["nodes"].as_array().map(Vec::len), Some(map().nodes.len()));
     let border = m["lane"]["border_m"].as_f64().expect("a border");
@@ -567,16 +541,11 @@ async fn the_page_and_map_are_served_with_safe_headers() {
     // The border is 154.5 m from the Vietnamese bridge end.
     assert!((border - start - 154.5).abs() < 1.0, "{start} {border}");
 
-    let r = call(&app, request(Method::GET, "/nowhere", &As::default(), "")).await;
+    let r = get(&app, "/nowhere", &NOBODY).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(!r.error().is_empty());
 
-    let body = serde_json::json!({ "name": "olga", "password": "operator-pw" }).to_string();
-    let r = call(
-        &app,
-        request(Method::POST, "/api/login", &As::default(), &body),
-    )
-    .await;
+    let r = post_login(&app, "olga", "operator-pw").await;
     let set = r.headers[header::SET_COOKIE].to_str().unwrap_or("");
     assert!(set.contains("; Secure"), "{set}");
 }
@@ -589,11 +558,11 @@ async fn a_private_view_needs_a_session() {
     });
     let app = ioc.router();
     for path in ["/api/snapshot", "/api/map", "/api/stream"] {
-        let r = call(&app, request(Method::GET, path, &As::default(), "")).await;
+        let r = get(&app, path, &NOBODY).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
     }
-    let viewer = login(&app, "viktor", "viewer-pw").await;
-    let r = call(&app, request(Method::GET, "/api/map", &viewer, "")).await;
+    let viewer = sign_in_viewer(&app).await;
+    let r = get(&app, "/api/map", &viewer).await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -609,26 +578,10 @@ async fn a_trusted_proxy_names_the_user_from_loopback_only() {
         let app = ioc.router().layer(MockConnectInfo(peer));
         (ioc, app)
     };
-    let with = |req: Request<Body>, role: &str| {
-        let (mut parts, body) = req.into_parts();
-        parts
-            .headers
-            .insert("x-remote-user", "pham".parse().expect("a header"));
-        parts
-            .headers
-            .insert("x-remote-role", role.parse().expect("a header"));
-        Request::from_parts(parts, body)
-    };
+    let session = || request(Method::GET, "/api/session", &NOBODY, "");
 
     let (ioc, app) = proxied(SocketAddr::from(([127, 0, 0, 1], 40_000)));
-    let r = call(
-        &app,
-        with(
-            request(Method::GET, "/api/session", &As::default(), ""),
-            "operator",
-        ),
-    )
-    .await;
+    let r = via_proxy(&app, "operator", session()).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["proxied"], true);
     let csrf = r.json()["csrf_token"]
@@ -639,45 +592,18 @@ async fn a_trusted_proxy_names_the_user_from_loopback_only() {
         cookie: None,
         csrf: Some(csrf),
     };
-    let r = call(
-        &app,
-        with(
-            request(Method::POST, "/api/actions/pause_lane", &who, ""),
-            "operator",
-        ),
-    )
-    .await;
+    let pause = || request(Method::POST, "/api/actions/pause_lane", &who, "");
+    let r = via_proxy(&app, "operator", pause()).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.error());
-    let r = call(
-        &app,
-        with(
-            request(Method::POST, "/api/actions/pause_lane", &who, ""),
-            "viewer",
-        ),
-    )
-    .await;
+    let r = via_proxy(&app, "viewer", pause()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(ioc.take_actions()[0].user, "pham");
 
     // From elsewhere the header means nothing.
     let (ioc, app) = proxied(SocketAddr::from(([192, 0, 2, 9], 40_000)));
-    let r = call(
-        &app,
-        with(
-            request(Method::GET, "/api/session", &As::default(), ""),
-            "operator",
-        ),
-    )
-    .await;
+    let r = via_proxy(&app, "operator", session()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = call(
-        &app,
-        with(
-            request(Method::POST, "/api/actions/pause_lane", &who, ""),
-            "operator",
-        ),
-    )
-    .await;
+    let r = via_proxy(&app, "operator", pause()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(ioc.take_actions().is_empty());
 }
