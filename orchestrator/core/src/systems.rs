@@ -875,7 +875,9 @@ impl PlanParams<'_> {
 /// one, leaders first. A vehicle that finds no plan is pinned where it is
 /// for good; every vehicle whose new plan conflicts with that pin goes back
 /// into the queue. The number of attempts is bounded; whoever is left stays
-/// pinned and retries later. The table never holds a conflict between
+/// pinned and retries later. Past twice the bound a vehicle pinned for good
+/// no longer sends the others back, so that vehicles already overlapping
+/// (reported at one node) cannot keep a repair going for ever. The table never holds a conflict between
 /// steps.
 pub fn repair(
     ctx: &mut PlanCtx,
@@ -1074,7 +1076,15 @@ pub fn repair(
         let start = starts[&v];
         ctx.planning.table.release(v);
         let pin = pin_plan(v, start, ctx.map);
-        for other in ctx.planning.table.conflicts(ctx.map, &pin) {
+        // Past twice the budget no one is put back: two vehicles held where
+        // they overlap already (two broken vehicles reported at one node)
+        // would otherwise put each other back for ever.
+        let others = if attempts <= 2 * budget {
+            ctx.planning.table.conflicts(ctx.map, &pin)
+        } else {
+            BTreeSet::new()
+        };
+        for other in others {
             let Some(&oe) = ctx.registry.by_id.get(&other) else {
                 continue;
             };
