@@ -875,10 +875,11 @@ impl PlanParams<'_> {
 /// one, leaders first. A vehicle that finds no plan is pinned where it is
 /// for good; every vehicle whose new plan conflicts with that pin goes back
 /// into the queue. The number of attempts is bounded; whoever is left stays
-/// pinned and retries later. Past twice the bound a vehicle pinned for good
-/// no longer sends the others back, so that vehicles already overlapping
-/// (reported at one node) cannot keep a repair going for ever. The table never holds a conflict between
-/// steps.
+/// pinned and retries later. The table never holds a conflict between
+/// steps, with one exception: past twice the bound a vehicle pinned for
+/// good no longer sends the others back, so that vehicles that already
+/// overlap (two reported at one node) cannot keep a repair going for ever,
+/// and the table keeps the overlap they reported.
 pub fn repair(
     ctx: &mut PlanCtx,
     seeds: BTreeSet<VehicleId>,
